@@ -1,0 +1,160 @@
+//! The end-to-end harness: run the real `xtask` binary against `demo/` or a
+//! temporary copy of it (broken on purpose), and assert exit code, stdout,
+//! stderr and side effects.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+/// The repository root (the folder holding xtask.toml and demo/).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Tests that run Mix share the machine's two cores and the PLT cache, so
+/// they take turns; a failed test must not poison the others.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where every test's PLT lives, so the ~90 s first build happens once.
+pub fn shared_plt_dir() -> PathBuf {
+    let dir = root().join("target").join("e2e-plts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A copy of demo/ in a temp dir, without build outputs, with its own
+/// xtask.toml (shared PLT dir) that tests may extend.
+pub struct App {
+    pub tmp: tempfile::TempDir,
+}
+
+impl App {
+    pub fn demo_copy() -> App {
+        let tmp = tempfile::Builder::new().prefix("phx-xtask-e2e-").tempdir().unwrap();
+        let src = root().join("demo");
+        copy_tree(&src, &tmp.path().join("demo"));
+        let app = App { tmp };
+        app.write_config("");
+        app
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join("demo")
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.tmp.path().join("xtask.toml")
+    }
+
+    /// Writes xtask.toml: `app_dir` and the shared PLT dir, then `extra`.
+    pub fn write_config(&self, extra: &str) {
+        let text = format!(
+            "app_dir = \"demo\"\n{extra}\n[dialyzer]\nplt_dir = \"{}\"\n",
+            shared_plt_dir().display()
+        );
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir().join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// `xtask ARGS` with this copy's config.
+    pub fn xtask(&self, args: &[&str]) -> Run {
+        xtask(args).env("XTASK_CONFIG", self.config().to_str().unwrap())
+    }
+}
+
+/// Copies a tree, leaving out what a build or install makes.
+fn copy_tree(src: &Path, dst: &Path) {
+    const SKIP: [&str; 6] = ["_build", "deps", "cover", "tmp", "node_modules", "plts"];
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if SKIP.iter().any(|s| name == *s) {
+            continue;
+        }
+        let to = dst.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).unwrap();
+        }
+    }
+}
+
+pub struct Run {
+    pub cmd: Command,
+}
+
+/// The real binary, run from the repo root with plain output.
+pub fn xtask(args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(args).current_dir(root()).env("XTASK_ROOT", root()).env_remove("GITHUB_ACTIONS");
+    cmd.env_remove("GITHUB_STEP_SUMMARY").env_remove("XTASK_CONFIG").env_remove("IN_NIX_SHELL");
+    Run { cmd }
+}
+
+pub struct Done {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Done {
+    /// Everything printed, for assertions that do not care which stream.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// The summary row of a step: `  failed      format ...`.
+    pub fn row(&self, step: &str) -> String {
+        let start = self.stderr.rfind("\nsummary\n").unwrap_or_else(|| panic!("no summary in:\n{}", self.stderr));
+        self.stderr[start..]
+            .lines()
+            .find(|l| l.split_whitespace().skip_while(|w| *w != step).next().is_some() && l.starts_with("  "))
+            .unwrap_or_else(|| panic!("no row for {step} in:\n{}", self.stderr))
+            .to_string()
+    }
+
+    pub fn status_of(&self, step: &str) -> String {
+        let row = self.row(step);
+        let before: Vec<&str> = row.split_whitespace().take_while(|w| *w != step).collect();
+        before.join(" ")
+    }
+}
+
+impl Run {
+    pub fn env(mut self, k: &str, v: &str) -> Run {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn run(mut self) -> Done {
+        let out: Output = self.cmd.stdin(Stdio::null()).output().expect("run xtask");
+        Done {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn spawn(mut self) -> std::process::Child {
+        self.cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn xtask")
+    }
+}

@@ -1,0 +1,105 @@
+//! What we read from the app's own files without running Mix: the app name,
+//! which tools are dependencies, whether there is a mix.lock, which aliases
+//! exist. Reading text keeps planning instant and free of side effects.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+pub struct MixProject {
+    pub dir: PathBuf,
+    pub app: String,
+    mix_exs: String,
+    pub lock: Option<String>,
+}
+
+impl MixProject {
+    pub fn read(dir: &Path) -> Result<MixProject> {
+        let file = dir.join("mix.exs");
+        if !file.is_file() {
+            bail!(
+                "{} has no mix.exs: point --app-dir (or app_dir in xtask.toml) at the Phoenix app",
+                dir.display()
+            );
+        }
+        let text = std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
+        let mix_exs = strip_comments(&text);
+        let app = app_name(&mix_exs).unwrap_or_else(|| "app".to_string());
+        let lock = std::fs::read_to_string(dir.join("mix.lock")).ok();
+        Ok(MixProject { dir: dir.to_path_buf(), app, mix_exs, lock })
+    }
+
+    /// True when mix.exs lists `{:name, …}` among its deps.
+    pub fn has_dep(&self, name: &str) -> bool {
+        let squeezed: String = self.mix_exs.chars().filter(|c| !c.is_whitespace()).collect();
+        squeezed.contains(&format!("{{:{name},"))
+    }
+
+    /// True when mix.exs defines the alias (`"assets.deploy": …`).
+    pub fn has_alias(&self, name: &str) -> bool {
+        self.mix_exs.contains(&format!("\"{name}\":")) || self.mix_exs.contains(&format!("{name}:"))
+    }
+
+    /// The `dialyzer:` project options mention this key (dialyxir settings).
+    pub fn mentions(&self, key: &str) -> bool {
+        self.mix_exs.contains(key)
+    }
+}
+
+/// Drops `#` comments so a commented-out dep does not count. Strings that
+/// contain `#` are rare in mix.exs; `"#{...}"` interpolation is kept.
+fn strip_comments(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let mut in_str = false;
+            for (i, c) in l.char_indices() {
+                match c {
+                    '"' => in_str = !in_str,
+                    '#' if !in_str => return &l[..i],
+                    _ => {}
+                }
+            }
+            l
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn app_name(mix_exs: &str) -> Option<String> {
+    let i = mix_exs.find("app:")?;
+    let rest = mix_exs[i + 4..].trim_start().strip_prefix(':')?;
+    let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(mix_exs: &str) -> MixProject {
+        let mix_exs = strip_comments(mix_exs);
+        MixProject { dir: PathBuf::new(), app: app_name(&mix_exs).unwrap_or_default(), mix_exs, lock: None }
+    }
+
+    #[test]
+    fn reads_app_and_deps() {
+        let p = project(
+            "def project, do: [app: :my_app, deps: deps()]\n\
+             defp deps do\n [\n {:credo, \"~> 1.7\", only: [:dev, :test]},\n\
+             # {:sobelow, \"~> 0.13\"},\n { :dialyxir , \"~> 1.4\"}\n ]\nend\n",
+        );
+        assert_eq!(p.app, "my_app");
+        assert!(p.has_dep("credo"));
+        assert!(p.has_dep("dialyxir"));
+        assert!(!p.has_dep("sobelow"), "a commented-out dep does not count");
+        assert!(!p.has_dep("cred"));
+    }
+
+    #[test]
+    fn reads_aliases() {
+        let p = project("defp aliases do\n [\"assets.deploy\": [\"esbuild default\"], setup: [\"deps.get\"]]\nend");
+        assert!(p.has_alias("assets.deploy"));
+        assert!(p.has_alias("setup"));
+        assert!(!p.has_alias("assets.build"));
+    }
+}

@@ -1,0 +1,147 @@
+//! From parsed options to a finished run: load the config, find the app,
+//! plan the selected steps, check that their programs exist (before any
+//! side effect), then print the plan (`--dry-run`) or run it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::{Cli, Command, Output};
+use crate::config::{self, Loaded};
+use crate::mixproj::MixProject;
+use crate::plan::StepPlan;
+use crate::report::{self, Verbosity};
+use crate::runner::{self, Opts};
+use crate::steps::{self, StepId};
+use crate::{proc, Exit};
+
+pub fn main(cli: Cli, root: PathBuf) -> Result<Exit> {
+    let loaded = config::load(cli.global.config.as_deref(), &root)?;
+    let app = app_dir(&cli, &loaded)?;
+    let project = MixProject::read(&app)?;
+    let (selected, fix) = match &cli.command {
+        Command::List => return list(&loaded),
+        Command::Ci => (loaded.config.ci.steps.clone(), false),
+        Command::Deps => (vec![StepId::Deps], false),
+        Command::Format { fix } => (vec![StepId::Format], *fix),
+        Command::Compile => (vec![StepId::Compile], false),
+        Command::Credo => (vec![StepId::Credo], false),
+        Command::Sobelow => (vec![StepId::Sobelow], false),
+        Command::Dialyzer => (vec![StepId::Dialyzer], false),
+        Command::Assets => (vec![StepId::Assets], false),
+    };
+    let selected = ordered(selected);
+    let ctx = steps::Ctx {
+        app: &app,
+        config: &loaded.config,
+        project: &project,
+        selected: &selected,
+        fix,
+        require_all: cli.global.require_all || loaded.config.ci.require_all,
+    };
+    check_programs(&selected, &app)?;
+    let plans = selected.iter().map(|&id| steps::plan(id, &ctx)).collect::<Result<Vec<_>>>()?;
+    if cli.global.dry_run {
+        print_plan(&plans, &app);
+        return Ok(Exit::Passed);
+    }
+
+    proc::handle_signals()?;
+    let verbosity = match (cli.global.quiet, cli.global.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, 0) => Verbosity::Normal,
+        (false, _) => Verbosity::Verbose,
+    };
+    let live: Option<runner::Live> = (cli.global.verbose >= 2 && report::resolve(cli.global.output) != Output::Json)
+        .then(|| std::sync::Arc::new(|id: StepId, line: &str| eprintln!("[{id}] {line}")) as runner::Live);
+    let jobs = cli.global.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let opts = Opts { jobs, keep_going: cli.global.keep_going, base: app.clone(), live };
+    let mut ui = report::renderer(cli.global.output, verbosity);
+    let summary = runner::run(plans, opts, ui.as_mut());
+    proc::shutdown();
+    Ok(match (summary.interrupted, summary.failed()) {
+        (true, _) => Exit::Interrupted,
+        (false, true) => Exit::Failed,
+        (false, false) => Exit::Passed,
+    })
+}
+
+/// `--app-dir` is relative to where we were started; `app_dir` in the
+/// config is relative to the config file.
+fn app_dir(cli: &Cli, loaded: &Loaded) -> Result<PathBuf> {
+    let dir = match &cli.global.app_dir {
+        Some(d) => d.clone(),
+        None => loaded.root.join(&loaded.config.app_dir),
+    };
+    if !dir.is_dir() {
+        bail!("app dir {} does not exist: fix --app-dir or app_dir in xtask.toml", dir.display());
+    }
+    dir.canonicalize().with_context(|| format!("resolve {}", dir.display()))
+}
+
+/// Steps in `ci` order, each once.
+fn ordered(mut selected: Vec<StepId>) -> Vec<StepId> {
+    selected.sort();
+    selected.dedup();
+    selected
+}
+
+/// Every program the selected steps start must be on PATH, or nothing runs.
+fn check_programs(selected: &[StepId], app: &Path) -> Result<()> {
+    let mut needed = vec!["mix", "elixir"];
+    if selected.contains(&StepId::Assets) && app.join("assets").is_dir() {
+        needed.push("npm");
+    }
+    if selected.contains(&StepId::Dialyzer) {
+        needed.push("dialyzer");
+    }
+    for program in needed {
+        if proc::which(program).is_none() {
+            bail!("`{program}` is not on PATH: {}", install_hint(program));
+        }
+    }
+    Ok(())
+}
+
+fn install_hint(program: &str) -> &'static str {
+    match program {
+        "npm" => "install Node.js 20+ (`apt-get install nodejs npm`), or enter the dev shell with `nix develop`",
+        "dialyzer" => "install OTP's dialyzer (`apt-get install erlang-dialyzer`), or enter `nix develop`",
+        _ => "install Elixir (`apt-get install elixir erlang-dev`), or enter the dev shell with `nix develop`",
+    }
+}
+
+fn print_plan(plans: &[StepPlan], app: &Path) {
+    for p in plans {
+        let needs: Vec<&str> = p.needs().iter().map(|n| n.name()).collect();
+        match &p.skip {
+            Some(why) => println!("{}: skipped: {why}", p.id),
+            None if needs.is_empty() => println!("{}:", p.id),
+            None => println!("{} (after {}):", p.id, needs.join(", ")),
+        }
+        for (i, phase) in p.phases.iter().enumerate() {
+            if i > 0 {
+                let after: Vec<&str> = phase.needs.iter().map(|n| n.name()).collect();
+                println!("  # then, after {}:", after.join(", "));
+            }
+            for a in &phase.actions {
+                println!("  {}", a.describe(app));
+            }
+        }
+    }
+}
+
+fn list(loaded: &Loaded) -> Result<Exit> {
+    use clap::CommandFactory;
+    let cmd = crate::cli::Cli::command();
+    for id in StepId::ALL {
+        let about = cmd
+            .find_subcommand(id.name())
+            .and_then(|c| c.get_about())
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let in_ci = if loaded.config.ci.steps.contains(&id) { "ci" } else { "--" };
+        println!("{:<10} {in_ci:<3} {about}", id.name());
+    }
+    Ok(Exit::Passed)
+}

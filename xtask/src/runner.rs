@@ -1,0 +1,352 @@
+//! The only place that executes plans. Steps whose needs are met run at the
+//! same time, up to `--jobs`, each on its own thread with its output
+//! captured; the renderer hears when each starts and ends, and gets the
+//! summary last.
+//!
+//! 1. Steps skipped at planning are settled first.
+//! 2. Loop: start every phase whose needs are done, until `jobs` run.
+//! 3. Wait for one phase to end; settle its step (ok, failed, next phase).
+//! 4. After a failure (without `--keep-going`) or a signal, start nothing
+//!    new, let what runs end, and mark the rest "not run".
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use serde::Serialize;
+
+use crate::plan::{Action, Cmd, Phase, StepPlan};
+use crate::steps::StepId;
+use crate::{proc, redact};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+    Skipped,
+    NotRun,
+    Interrupted,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::NotRun => "not run",
+            Status::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub id: StepId,
+    pub status: Status,
+    pub duration: Duration,
+    /// The fix hint for a failure, or why the step was skipped or not run.
+    pub detail: Option<String>,
+    /// Everything the step printed, echoed commands included (redacted).
+    pub log: Vec<String>,
+}
+
+pub struct Summary {
+    pub outcomes: Vec<Outcome>,
+    pub wall: Duration,
+    pub interrupted: bool,
+}
+
+impl Summary {
+    pub fn step_time(&self) -> Duration {
+        self.outcomes.iter().map(|o| o.duration).sum()
+    }
+
+    pub fn failed(&self) -> bool {
+        self.interrupted || self.outcomes.iter().any(|o| o.status == Status::Failed)
+    }
+}
+
+/// Hears about the run as it goes; one implementation per output mode.
+pub trait Ui {
+    fn started(&mut self, _id: StepId) {}
+    fn finished(&mut self, outcome: &Outcome);
+    fn summary(&mut self, summary: &Summary);
+}
+
+/// Called for each output line as it arrives (`-vv`).
+pub type Live = Arc<dyn Fn(StepId, &str) + Send + Sync>;
+
+pub struct Opts {
+    pub jobs: usize,
+    pub keep_going: bool,
+    /// The app dir, which echoed commands are shown relative to.
+    pub base: PathBuf,
+    pub live: Option<Live>,
+}
+
+/// What a phase's actions work with: the log, env exported by an earlier
+/// action (the test step's `DATABASE_URL`), and a way to run commands.
+pub struct StepCtx {
+    pub id: StepId,
+    pub base: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub log: Vec<String>,
+    /// Set by the action that failed, to replace the step's hint.
+    pub hint: Option<String>,
+    live: Option<Live>,
+}
+
+impl StepCtx {
+    fn new(id: StepId, base: PathBuf, live: Option<Live>) -> StepCtx {
+        StepCtx { id, base, env: Vec::new(), log: Vec::new(), hint: None, live }
+    }
+
+    pub fn log(&mut self, line: impl AsRef<str>) {
+        let line = redact::line(line.as_ref());
+        if let Some(live) = &self.live {
+            live(self.id, &line);
+        }
+        self.log.push(line);
+    }
+
+    /// Echoes `cmd`, runs it with the exported env, and fails on a non-zero exit.
+    pub fn run(&mut self, cmd: &Cmd) -> Result<()> {
+        let code = self.run_unchecked(cmd)?;
+        if code == Some(0) {
+            return Ok(());
+        }
+        if cmd.hint.is_some() {
+            self.hint.clone_from(&cmd.hint);
+        }
+        let what = cmd.describe(&self.base);
+        Err(match code {
+            Some(c) => anyhow!("`{}` exited with code {c}", what.trim_start_matches("$ ")),
+            None => anyhow!("`{}` was killed by a signal", what.trim_start_matches("$ ")),
+        })
+    }
+
+    /// Echoes and runs `cmd`, returning its exit code without judging it.
+    pub fn run_unchecked(&mut self, cmd: &Cmd) -> Result<Option<i32>> {
+        if proc::interrupted() {
+            return Err(anyhow!("interrupted before `{}`", cmd.program));
+        }
+        self.log(cmd.describe(&self.base));
+        let env = self.env.clone();
+        let mut lines = Vec::new();
+        let live = self.live.clone();
+        let id = self.id;
+        let code = proc::run(cmd, &env, |l| {
+            let l = redact::line(l);
+            if let Some(live) = &live {
+                live(id, &l);
+            }
+            lines.push(l);
+        })?;
+        self.log.extend(lines);
+        Ok(code)
+    }
+
+    /// Runs `cmds` at the same time, each echoed; their output is kept in
+    /// blocks, one per command in order, each line prefixed with `[N]`.
+    pub fn run_all(&mut self, cmds: &[Cmd]) -> Result<()> {
+        let results: Vec<(Vec<String>, Result<()>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = cmds
+                .iter()
+                .map(|cmd| {
+                    let mut sub = StepCtx::new(self.id, self.base.clone(), self.live.clone());
+                    sub.env = self.env.clone();
+                    s.spawn(move || {
+                        let r = sub.run(cmd);
+                        (sub.log, r)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a command thread does not panic")).collect()
+        });
+        let mut errors = Vec::new();
+        for (i, (log, r)) in results.into_iter().enumerate() {
+            self.log.extend(log.into_iter().map(|l| format!("[{}] {l}", i + 1)));
+            if let Err(e) = r {
+                errors.push(format!("[{}] {e}", i + 1));
+            }
+        }
+        if errors.is_empty() {
+            return Ok(());
+        }
+        if let Some(h) = cmds.iter().find_map(|c| c.hint.clone()) {
+            self.hint = Some(h);
+        }
+        Err(anyhow!("{}", errors.join("; ")))
+    }
+
+    fn act(&mut self, action: Action) -> Result<()> {
+        match action {
+            Action::Run(cmd) => self.run(&cmd),
+            Action::Parallel(cmds) => self.run_all(&cmds),
+            Action::RunUnless { cmd, fresh, .. } => match fresh() {
+                Some(why) => {
+                    let line = format!("{}  (skipped: {why})", cmd.describe(&self.base));
+                    self.log(line);
+                    Ok(())
+                }
+                None => self.run(&cmd),
+            },
+            Action::Native { describe, run } => {
+                self.log(format!("# {describe}"));
+                run(self)
+            }
+            Action::Skip { what, why } => {
+                self.log(format!("# skip {what}: {why}"));
+                Ok(())
+            }
+        }
+    }
+}
+
+struct PhaseDone {
+    index: usize,
+    ok: bool,
+    duration: Duration,
+    log: Vec<String>,
+    hint: Option<String>,
+}
+
+fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
+    let started = Instant::now();
+    let mut ctx = StepCtx::new(id, opts.base.clone(), opts.live.clone());
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        phase.actions.into_iter().try_for_each(|a| ctx.act(a))
+    }));
+    let ok = match result {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            ctx.log(format!("error: {e:#}"));
+            false
+        }
+        Err(panic) => {
+            let msg = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            ctx.log(format!("error: the step panicked: {}", msg.unwrap_or_default()));
+            false
+        }
+    };
+    PhaseDone { index, ok, duration: started.elapsed(), log: ctx.log, hint: ctx.hint }
+}
+
+enum State {
+    Pending,
+    Running,
+    Done,
+}
+
+pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
+    let started = Instant::now();
+    let opts = Arc::new(opts);
+    let ids: Vec<StepId> = plans.iter().map(|p| p.id).collect();
+    let mut hints: Vec<String> = plans.iter().map(|p| p.hint.clone()).collect();
+    let mut state: Vec<State> = plans.iter().map(|_| State::Pending).collect();
+    let mut outcomes: Vec<Outcome> = plans
+        .iter()
+        .map(|p| Outcome { id: p.id, status: Status::NotRun, duration: Duration::ZERO, detail: None, log: Vec::new() })
+        .collect();
+    let mut phases: Vec<VecDeque<Phase>> = Vec::new();
+    for (i, p) in plans.into_iter().enumerate() {
+        if let Some(why) = p.skip {
+            outcomes[i].status = Status::Skipped;
+            outcomes[i].detail = Some(why);
+            state[i] = State::Done;
+            ui.finished(&outcomes[i]);
+        }
+        phases.push(p.phases.into());
+    }
+
+    let (tx, rx) = mpsc::channel::<PhaseDone>();
+    let mut running = 0;
+    let mut first_failure: Option<StepId> = None;
+    loop {
+        let stop_new = proc::interrupted() || (first_failure.is_some() && !opts.keep_going);
+        // Settle steps that can never start, then start what is ready.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..ids.len() {
+                if !matches!(state[i], State::Pending) {
+                    continue;
+                }
+                let needs: Vec<StepId> = phases[i].front().map(|p| p.needs.clone()).unwrap_or_default();
+                let blocked = needs.iter().find(|n| {
+                    ids.iter().position(|x| x == *n).is_some_and(|j| {
+                        matches!(state[j], State::Done) && !matches!(outcomes[j].status, Status::Ok | Status::Skipped)
+                    })
+                });
+                if let Some(b) = blocked {
+                    let why = format!("needs {b}, which did not pass");
+                    settle(&mut outcomes[i], &mut state[i], Status::NotRun, Some(why), ui);
+                    changed = true;
+                    continue;
+                }
+                let ready = needs.iter().all(|n| {
+                    ids.iter().position(|x| x == n).is_none_or(|j| matches!(state[j], State::Done))
+                });
+                if ready && !stop_new && running < opts.jobs.max(1) {
+                    let phase = phases[i].pop_front().expect("a pending step has a phase");
+                    if outcomes[i].log.is_empty() {
+                        ui.started(ids[i]);
+                    }
+                    state[i] = State::Running;
+                    running += 1;
+                    let (tx, opts, id) = (tx.clone(), Arc::clone(&opts), ids[i]);
+                    std::thread::spawn(move || {
+                        let _ = tx.send(run_phase(i, id, phase, &opts));
+                    });
+                }
+            }
+        }
+        if running == 0 {
+            break;
+        }
+        let done = rx.recv().expect("a running phase always reports");
+        running -= 1;
+        let i = done.index;
+        let o = &mut outcomes[i];
+        o.duration += done.duration;
+        o.log.extend(done.log);
+        if !done.ok {
+            let status = if proc::interrupted() { Status::Interrupted } else { Status::Failed };
+            let hint = done.hint.unwrap_or_else(|| std::mem::take(&mut hints[i]));
+            settle(o, &mut state[i], status, Some(hint), ui);
+            first_failure.get_or_insert(ids[i]);
+        } else if phases[i].is_empty() {
+            settle(o, &mut state[i], Status::Ok, None, ui);
+        } else {
+            state[i] = State::Pending;
+        }
+    }
+
+    let interrupted = proc::interrupted();
+    for i in 0..ids.len() {
+        if matches!(state[i], State::Pending) {
+            let why = if interrupted {
+                format!("not started: interrupted by {}", proc::signal_name())
+            } else {
+                let f = first_failure.map(|f| f.to_string()).unwrap_or_default();
+                format!("not started after {f} failed (--keep-going runs it)")
+            };
+            let status = if interrupted { Status::Interrupted } else { Status::NotRun };
+            settle(&mut outcomes[i], &mut state[i], status, Some(why), ui);
+        }
+    }
+    let summary = Summary { outcomes, wall: started.elapsed(), interrupted };
+    ui.summary(&summary);
+    summary
+}
+
+fn settle(o: &mut Outcome, state: &mut State, status: Status, detail: Option<String>, ui: &mut dyn Ui) {
+    o.status = status;
+    o.detail = detail.filter(|d| !d.is_empty());
+    *state = State::Done;
+    ui.finished(o);
+}

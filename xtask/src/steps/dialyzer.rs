@@ -1,0 +1,148 @@
+//! `dialyzer`: `mix dialyzer` when dialyxir is a dependency, else OTP's own
+//! dialyzer on the app's compiled beams with Elixir on the code path. Either
+//! way the PLT is built only when its key (OTP, Elixir, a hash of mix.lock,
+//! the PLT's apps) changes; the key is stored next to the PLT.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::{Ctx, StepId};
+use crate::plan::{Action, Cmd, StepPlan};
+
+const HINT: &str = "fix the type errors at the file:line dialyzer names, or correct the @spec";
+
+/// Elixir's apps live beside `elixir` in Elixir's lib dir, not in OTP's.
+const ELIXIR_APPS: [&str; 6] = ["elixir", "logger", "mix", "ex_unit", "eex", "iex"];
+
+/// The versions and paths one `elixir` call tells us.
+struct Beam {
+    otp: String,
+    erts: String,
+    elixir: String,
+    /// Elixir's lib dir, holding `elixir/ebin`, `logger/ebin`, ….
+    elixir_lib: PathBuf,
+}
+
+fn beam_facts(app: &Path) -> Result<Beam> {
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(app);
+    let script = r#"IO.write(Enum.join([System.otp_release(), :erlang.system_info(:version), System.version(), Path.dirname(:code.lib_dir(:elixir))], "|"))"#;
+    let out = xshell::cmd!(sh, "elixir -e {script}").quiet().read().context("ask elixir for its versions")?;
+    let parts: Vec<&str> = out.trim().split('|').collect();
+    let [otp, erts, elixir, lib] = parts[..] else { bail!("unexpected answer from elixir: {out}") };
+    Ok(Beam { otp: otp.into(), erts: erts.into(), elixir: elixir.into(), elixir_lib: lib.into() })
+}
+
+/// FNV-1a: a stable hash for the cache key (std's hasher may change between
+/// Rust releases, which would invalidate every cache for nothing).
+fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+}
+
+fn key(beam: &Beam, lock: Option<&str>, apps: &[String]) -> String {
+    let lock = lock.map_or("none".to_string(), |l| format!("{:016x}", fnv(l.as_bytes())));
+    format!("otp={} erts={} elixir={} mix.lock={lock} apps={}\n", beam.otp, beam.erts, beam.elixir, apps.join(","))
+}
+
+/// The guard: the PLT may be reused when it exists and its key matches.
+fn fresh(plt: PathBuf, key_file: PathBuf, key: String) -> Box<dyn Fn() -> Option<String> + Send> {
+    Box::new(move || {
+        let stored = std::fs::read_to_string(&key_file).ok()?;
+        (plt.is_file() && stored == key).then(|| format!("PLT cache hit, {}", plt.display()))
+    })
+}
+
+/// Writes the key once the PLT is built, so the next run reuses it.
+fn record_key(key_file: PathBuf, key: String) -> Action {
+    Action::Native {
+        describe: format!("record the PLT key in {}", key_file.display()),
+        run: Box::new(move |_| std::fs::write(&key_file, &key).context("write the PLT key")),
+    }
+}
+
+fn mkdir(dir: PathBuf) -> Action {
+    Action::Native {
+        describe: format!("create {}", dir.display()),
+        run: Box::new(move |_| std::fs::create_dir_all(&dir).context("create the PLT dir")),
+    }
+}
+
+pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
+    let beam = beam_facts(ctx.app)?;
+    let plt_dir = ctx.app.join(&ctx.config.dialyzer.plt_dir);
+    let mut actions = Vec::new();
+    if ctx.project.has_dep("dialyxir") {
+        let key_file = plt_dir.join("dialyxir.key");
+        let key = key(&beam, ctx.project.lock.as_deref(), &[]);
+        actions.push(mkdir(plt_dir.clone()));
+        let cmd = Cmd::mix(ctx.app, &["dialyzer", "--plt"]);
+        // dialyxir puts its PLTs where mix.exs says (plt_local_path,
+        // plt_core_path); the key only decides when to rebuild them.
+        let plt = plt_dir.join("dialyxir.key");
+        actions.push(Action::RunUnless { cmd, when: "when the PLT key changed", fresh: fresh(plt, key_file.clone(), key.clone()) });
+        actions.push(record_key(key_file, key));
+        let check = Cmd::mix(ctx.app, &["dialyzer", "--format", "short"]).args(ctx.config.dialyzer.args.iter().cloned());
+        actions.push(Action::Run(check));
+        return Ok(StepPlan::new(StepId::Dialyzer, &[StepId::Compile], actions, HINT));
+    }
+
+    let apps = &ctx.config.dialyzer.plt_apps;
+    let plt = plt_dir.join(format!("otp-{}_elixir-{}.plt", beam.otp, beam.elixir));
+    let key_file = plt.with_extension("plt.key");
+    let key = key(&beam, ctx.project.lock.as_deref(), apps);
+    let app_paths: Vec<String> = apps
+        .iter()
+        .map(|a| match ELIXIR_APPS.contains(&a.as_str()) {
+            true => beam.elixir_lib.join(a).join("ebin").display().to_string(),
+            false => a.clone(),
+        })
+        .collect();
+    if !ctx.selected.contains(&StepId::Compile) {
+        // Run alone, the step compiles first: dialyzer reads the beams.
+        actions.push(Action::Run(Cmd::mix(ctx.app, &["compile"])));
+    }
+    actions.push(mkdir(plt_dir.clone()));
+    let build = Cmd::new("dialyzer", ctx.app)
+        .args(["--build_plt", "--output_plt"])
+        .arg(plt.display().to_string())
+        .arg("--apps")
+        .args(app_paths);
+    actions.push(Action::RunUnless { cmd: build, when: "when the PLT key changed", fresh: fresh(plt.clone(), key_file.clone(), key.clone()) });
+    actions.push(record_key(key_file, key));
+    let env = std::env::var("MIX_ENV").unwrap_or_else(|_| "dev".into());
+    let ebin = Path::new("_build").join(env).join("lib").join(&ctx.project.app).join("ebin");
+    let check = Cmd::new("dialyzer", ctx.app)
+        .args(["--no_check_plt", "--plt"])
+        .arg(plt.display().to_string())
+        .args(ctx.config.dialyzer.args.iter().cloned())
+        .arg(ebin.display().to_string());
+    actions.push(Action::Run(check));
+    Ok(StepPlan::new(StepId::Dialyzer, &[StepId::Compile], actions, HINT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beam(otp: &str, elixir: &str) -> Beam {
+        Beam { otp: otp.into(), erts: "13.1.5".into(), elixir: elixir.into(), elixir_lib: "/x".into() }
+    }
+
+    #[test]
+    fn key_changes_with_otp_elixir_lock_and_apps() {
+        let apps = vec!["erts".to_string()];
+        let base = key(&beam("25", "1.14.0"), None, &apps);
+        assert_eq!(base, key(&beam("25", "1.14.0"), None, &apps), "the key is stable");
+        assert_ne!(base, key(&beam("26", "1.14.0"), None, &apps));
+        assert_ne!(base, key(&beam("25", "1.15.7"), None, &apps));
+        assert_ne!(base, key(&beam("25", "1.14.0"), Some("%{}"), &apps));
+        assert_ne!(base, key(&beam("25", "1.14.0"), None, &["erts".into(), "kernel".into()]));
+    }
+
+    #[test]
+    fn fnv_is_the_published_function() {
+        assert_eq!(fnv(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv(b"a"), 0xaf63dc4c8601ec8c);
+    }
+}

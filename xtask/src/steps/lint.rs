@@ -1,0 +1,41 @@
+//! `credo` and `sobelow`: each runs when its tool is among the app's deps,
+//! and is skipped (never silently) with the line to add when it is not.
+
+use super::{missing_tool, Ctx, StepId};
+use crate::plan::{Action, Cmd, StepPlan};
+
+pub fn credo(ctx: &Ctx) -> StepPlan {
+    if !ctx.project.has_dep("credo") {
+        return missing_tool(StepId::Credo, ctx, r#"{:credo, "~> 1.7", only: [:dev, :test], runtime: false}"#);
+    }
+    let mut cmd = Cmd::mix(ctx.app, &["credo"]);
+    if ctx.config.credo.strict {
+        cmd = cmd.arg("--strict");
+    }
+    let cmd = cmd.args(ctx.config.credo.args.iter().cloned());
+    // Running a Mix task loads (and may compile) the project, so it waits
+    // for `compile` rather than racing it on the same _build.
+    StepPlan::new(
+        StepId::Credo,
+        &[StepId::Compile],
+        vec![Action::Run(cmd)],
+        "fix the issues credo lists (`mix credo explain FILE:LINE` says why)",
+    )
+}
+
+pub fn sobelow(ctx: &Ctx) -> StepPlan {
+    if !ctx.project.has_dep("sobelow") {
+        return missing_tool(StepId::Sobelow, ctx, r#"{:sobelow, "~> 0.13", only: [:dev, :test], runtime: false}"#);
+    }
+    let mut cmd = Cmd::mix(ctx.app, &["sobelow"]);
+    if ctx.config.sobelow.config {
+        cmd = cmd.arg("--config");
+    }
+    let cmd = cmd.args(ctx.config.sobelow.args.iter().cloned());
+    StepPlan::new(
+        StepId::Sobelow,
+        &[StepId::Compile],
+        vec![Action::Run(cmd)],
+        "fix the findings, or mark a false positive with `# sobelow_skip [\"Type\"]`",
+    )
+}

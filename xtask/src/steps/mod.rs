@@ -1,0 +1,109 @@
+//! The steps: each file plans one step as a `StepPlan` (named commands, what
+//! the step needs, the fix hint) and runs nothing itself.
+
+use std::path::Path;
+
+use anyhow::Result;
+use clap::ValueEnum;
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::mixproj::MixProject;
+use crate::plan::{Action, StepPlan};
+
+mod assets;
+mod compile;
+mod deps;
+mod dialyzer;
+mod format;
+mod lint;
+
+/// The steps, in the order `ci` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StepId {
+    Deps,
+    Format,
+    Compile,
+    Credo,
+    Sobelow,
+    Dialyzer,
+    Assets,
+}
+
+impl StepId {
+    pub const ALL: [StepId; 7] = [
+        StepId::Deps,
+        StepId::Format,
+        StepId::Compile,
+        StepId::Credo,
+        StepId::Sobelow,
+        StepId::Dialyzer,
+        StepId::Assets,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StepId::Deps => "deps",
+            StepId::Format => "format",
+            StepId::Compile => "compile",
+            StepId::Credo => "credo",
+            StepId::Sobelow => "sobelow",
+            StepId::Dialyzer => "dialyzer",
+            StepId::Assets => "assets",
+        }
+    }
+}
+
+/// What every planner may look at.
+pub struct Ctx<'a> {
+    pub app: &'a Path,
+    pub config: &'a Config,
+    pub project: &'a MixProject,
+    /// The steps of this run: a step that is not selected is not waited for.
+    pub selected: &'a [StepId],
+    /// `format --fix`.
+    pub fix: bool,
+    pub require_all: bool,
+}
+
+pub fn plan(id: StepId, ctx: &Ctx) -> Result<StepPlan> {
+    let plan = match id {
+        StepId::Deps => deps::plan(ctx),
+        StepId::Format => format::plan(ctx),
+        StepId::Compile => compile::plan(ctx),
+        StepId::Credo => lint::credo(ctx),
+        StepId::Sobelow => lint::sobelow(ctx),
+        StepId::Dialyzer => dialyzer::plan(ctx)?,
+        StepId::Assets => assets::plan(ctx)?,
+    };
+    Ok(plan)
+}
+
+/// Programs a plan runs, so that a missing one stops us before anything runs.
+pub fn programs(plan: &StepPlan) -> Vec<&str> {
+    plan.phases
+        .iter()
+        .flat_map(|p| &p.actions)
+        .filter_map(|a| match a {
+            Action::Run(c) | Action::RunUnless { cmd: c, .. } => Some(c.program.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A step whose tool is not a dependency: skipped with the line to add, or
+/// failed with it under `--require-all`, so it never passes silently.
+fn missing_tool(id: StepId, ctx: &Ctx, dep_line: &str) -> StepPlan {
+    let why = format!("{id} is not a dependency: add `{dep_line}` to deps in mix.exs");
+    if !ctx.require_all {
+        return StepPlan::skipped(id, why);
+    }
+    let fail = Action::Native {
+        describe: format!("require {id} (--require-all)"),
+        run: Box::new(move |_| anyhow::bail!("{why}")),
+    };
+    let mut plan = StepPlan::new(id, &[], vec![fail], "");
+    plan.hint = format!("add `{dep_line}` to deps in mix.exs, or drop --require-all");
+    plan
+}
