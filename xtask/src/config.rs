@@ -45,6 +45,9 @@ pub struct Credo {
 pub struct Sobelow {
     /// Pass `--config`, so sobelow reads the app's `.sobelow-conf`.
     pub config: bool,
+    /// The lowest confidence that fails the step (`--exit`) when the app
+    /// has no .sobelow-conf of its own: low, medium or high.
+    pub exit: String,
     pub args: Vec<String>,
 }
 
@@ -112,7 +115,7 @@ impl Default for Credo {
 
 impl Default for Sobelow {
     fn default() -> Self {
-        Sobelow { config: true, args: Vec::new() }
+        Sobelow { config: true, exit: "low".into(), args: Vec::new() }
     }
 }
 
@@ -120,7 +123,7 @@ impl Default for Dialyzer {
     fn default() -> Self {
         Dialyzer {
             plt_dir: PathBuf::from("priv/plts"),
-            plt_apps: ["erts", "kernel", "stdlib", "crypto", "elixir", "logger"].map(String::from).to_vec(),
+            plt_apps: ["erts", "kernel", "stdlib", "crypto", "elixir", "logger", "mix"].map(String::from).to_vec(),
             args: Vec::new(),
         }
     }

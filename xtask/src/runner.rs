@@ -97,12 +97,14 @@ pub struct StepCtx {
     pub log: Vec<String>,
     /// Set by the action that failed, to replace the step's hint.
     pub hint: Option<String>,
+    /// Parts of the step that were skipped, for the summary row.
+    pub notes: Vec<String>,
     live: Option<Live>,
 }
 
 impl StepCtx {
     fn new(id: StepId, base: PathBuf, live: Option<Live>) -> StepCtx {
-        StepCtx { id, base, env: Vec::new(), log: Vec::new(), hint: None, live }
+        StepCtx { id, base, env: Vec::new(), log: Vec::new(), hint: None, notes: Vec::new(), live }
     }
 
     pub fn log(&mut self, line: impl AsRef<str>) {
@@ -201,6 +203,7 @@ impl StepCtx {
             }
             Action::Skip { what, why } => {
                 self.log(format!("# skip {what}: {why}"));
+                self.notes.push(format!("skipped `{what}`: {why}"));
                 Ok(())
             }
         }
@@ -213,6 +216,7 @@ struct PhaseDone {
     duration: Duration,
     log: Vec<String>,
     hint: Option<String>,
+    notes: Vec<String>,
 }
 
 fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
@@ -233,7 +237,7 @@ fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
             false
         }
     };
-    PhaseDone { index, ok, duration: started.elapsed(), log: ctx.log, hint: ctx.hint }
+    PhaseDone { index, ok, duration: started.elapsed(), log: ctx.log, hint: ctx.hint, notes: ctx.notes }
 }
 
 enum State {
@@ -266,6 +270,7 @@ pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
     let (tx, rx) = mpsc::channel::<PhaseDone>();
     let mut running = 0;
     let mut first_failure: Option<StepId> = None;
+    let mut notes: Vec<Vec<String>> = ids.iter().map(|_| Vec::new()).collect();
     loop {
         let stop_new = proc::interrupted() || (first_failure.is_some() && !opts.keep_going);
         // Settle steps that can never start, then start what is ready.
@@ -314,13 +319,15 @@ pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
         let o = &mut outcomes[i];
         o.duration += done.duration;
         o.log.extend(done.log);
+        notes[i].extend(done.notes);
         if !done.ok {
             let status = if proc::interrupted() { Status::Interrupted } else { Status::Failed };
             let hint = done.hint.unwrap_or_else(|| std::mem::take(&mut hints[i]));
             settle(o, &mut state[i], status, Some(hint), ui);
             first_failure.get_or_insert(ids[i]);
         } else if phases[i].is_empty() {
-            settle(o, &mut state[i], Status::Ok, None, ui);
+            let note = Some(notes[i].join("; "));
+            settle(o, &mut state[i], Status::Ok, note, ui);
         } else {
             state[i] = State::Pending;
         }

@@ -1,8 +1,8 @@
 //! `assets`: in the assets dir `npm ci` and the configured npm scripts
 //! (lint, test, build); then `mix assets.deploy`; then a check that every
-//! configured output exists and is not empty. The npm part only needs the
-//! deps (Phoenix's package.json points into deps/), so it starts early; the
-//! Mix part waits for `compile`, which owns `_build`.
+//! configured output exists and is not empty. The npm part needs at most
+//! the deps (Phoenix's package.json points into deps/), so it starts early;
+//! the Mix part waits for `compile`, which owns `_build`.
 
 use std::path::PathBuf;
 
@@ -33,6 +33,8 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     )];
     for script in &cfg.scripts {
         npm.push(match scripts.is_some_and(|s| s.contains_key(script)) {
+            // `npm test` is npm's own shorthand; other scripts need `run`.
+            true if script == "test" => Action::Run(Cmd::new("npm", &dir).arg("test")),
             true => Action::Run(Cmd::new("npm", &dir).args(["run", script])),
             false => Action::Skip { what: format!("npm run {script}"), why: "package.json has no such script".into() },
         });
@@ -51,7 +53,10 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         run: Box::new(move |ctx| check_outputs(&outputs, ctx)),
     });
 
-    let mut plan = StepPlan::new(StepId::Assets, &[StepId::Deps], npm, HINT);
+    // Phoenix's package.json installs `phoenix` and friends from ../deps,
+    // so npm waits for `deps` only when the package refers to them.
+    let needs: &[StepId] = if text.contains("deps/") { &[StepId::Deps] } else { &[] };
+    let mut plan = StepPlan::new(StepId::Assets, needs, npm, HINT);
     plan.phases.push(Phase { needs: vec![StepId::Compile], actions: deploy });
     Ok(plan)
 }

@@ -31,7 +31,10 @@ fn beam_facts(app: &Path) -> Result<Beam> {
     let out = xshell::cmd!(sh, "elixir -e {script}").quiet().read().context("ask elixir for its versions")?;
     let parts: Vec<&str> = out.trim().split('|').collect();
     let [otp, erts, elixir, lib] = parts[..] else { bail!("unexpected answer from elixir: {out}") };
-    Ok(Beam { otp: otp.into(), erts: erts.into(), elixir: elixir.into(), elixir_lib: lib.into() })
+    // Debian's elixir reports `/usr/lib/elixir/bin/../lib`; resolve it so
+    // the echoed commands stay readable.
+    let elixir_lib = Path::new(lib).canonicalize().unwrap_or_else(|_| lib.into());
+    Ok(Beam { otp: otp.into(), erts: erts.into(), elixir: elixir.into(), elixir_lib })
 }
 
 /// FNV-1a: a stable hash for the cache key (std's hasher may change between
@@ -46,10 +49,11 @@ fn key(beam: &Beam, lock: Option<&str>, apps: &[String]) -> String {
 }
 
 /// The guard: the PLT may be reused when it exists and its key matches.
-fn fresh(plt: PathBuf, key_file: PathBuf, key: String) -> Box<dyn Fn() -> Option<String> + Send> {
+fn fresh(app: &Path, plt: PathBuf, key_file: PathBuf, key: String) -> Box<dyn Fn() -> Option<String> + Send> {
+    let (shown, plt, key_file) = (plt.clone(), app.join(plt), app.join(key_file));
     Box::new(move || {
         let stored = std::fs::read_to_string(&key_file).ok()?;
-        (plt.is_file() && stored == key).then(|| format!("PLT cache hit, {}", plt.display()))
+        (plt.is_file() && stored == key).then(|| format!("PLT cache hit, {}", shown.display()))
     })
 }
 
@@ -57,20 +61,22 @@ fn fresh(plt: PathBuf, key_file: PathBuf, key: String) -> Box<dyn Fn() -> Option
 fn record_key(key_file: PathBuf, key: String) -> Action {
     Action::Native {
         describe: format!("record the PLT key in {}", key_file.display()),
-        run: Box::new(move |_| std::fs::write(&key_file, &key).context("write the PLT key")),
+        run: Box::new(move |ctx| std::fs::write(ctx.base.join(&key_file), &key).context("write the PLT key")),
     }
 }
 
 fn mkdir(dir: PathBuf) -> Action {
     Action::Native {
         describe: format!("create {}", dir.display()),
-        run: Box::new(move |_| std::fs::create_dir_all(&dir).context("create the PLT dir")),
+        run: Box::new(move |ctx| std::fs::create_dir_all(ctx.base.join(&dir)).context("create the PLT dir")),
     }
 }
 
 pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let beam = beam_facts(ctx.app)?;
-    let plt_dir = ctx.app.join(&ctx.config.dialyzer.plt_dir);
+    // Relative to the app dir, where every command runs (an absolute
+    // plt_dir, shared between checkouts, stays absolute).
+    let plt_dir = ctx.config.dialyzer.plt_dir.clone();
     let mut actions = Vec::new();
     if ctx.project.has_dep("dialyxir") {
         let key_file = plt_dir.join("dialyxir.key");
@@ -79,8 +85,8 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         let cmd = Cmd::mix(ctx.app, &["dialyzer", "--plt"]);
         // dialyxir puts its PLTs where mix.exs says (plt_local_path,
         // plt_core_path); the key only decides when to rebuild them.
-        let plt = plt_dir.join("dialyxir.key");
-        actions.push(Action::RunUnless { cmd, when: "when the PLT key changed", fresh: fresh(plt, key_file.clone(), key.clone()) });
+        let fresh = fresh(ctx.app, key_file.clone(), key_file.clone(), key.clone());
+        actions.push(Action::RunUnless { cmd, when: "when the PLT key changed", fresh });
         actions.push(record_key(key_file, key));
         let check = Cmd::mix(ctx.app, &["dialyzer", "--format", "short"]).args(ctx.config.dialyzer.args.iter().cloned());
         actions.push(Action::Run(check));
@@ -103,17 +109,22 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         actions.push(Action::Run(Cmd::mix(ctx.app, &["compile"])));
     }
     actions.push(mkdir(plt_dir.clone()));
+    // Elixir's beams need Elixir on the code path (`-pa`), else dialyzer
+    // fails on `elixir_erl:debug_info`.
+    let elixir_ebin = beam.elixir_lib.join("elixir").join("ebin").display().to_string();
     let build = Cmd::new("dialyzer", ctx.app)
-        .args(["--build_plt", "--output_plt"])
+        .args(["--build_plt", "-pa", &elixir_ebin, "--output_plt"])
         .arg(plt.display().to_string())
         .arg("--apps")
         .args(app_paths);
-    actions.push(Action::RunUnless { cmd: build, when: "when the PLT key changed", fresh: fresh(plt.clone(), key_file.clone(), key.clone()) });
+    actions.push(Action::RunUnless { cmd: build, when: "when the PLT key changed", fresh: fresh(ctx.app, plt.clone(), key_file.clone(), key.clone()) });
     actions.push(record_key(key_file, key));
     let env = std::env::var("MIX_ENV").unwrap_or_else(|_| "dev".into());
     let ebin = Path::new("_build").join(env).join("lib").join(&ctx.project.app).join("ebin");
+    // `--fullpath` makes warnings name `lib/…/file.ex:LINE`, relative to
+    // the app, and `--no_indentation` keeps each warning on one line.
     let check = Cmd::new("dialyzer", ctx.app)
-        .args(["--no_check_plt", "--plt"])
+        .args(["--no_check_plt", "--fullpath", "--no_indentation", "-pa", &elixir_ebin, "--plt"])
         .arg(plt.display().to_string())
         .args(ctx.config.dialyzer.args.iter().cloned())
         .arg(ebin.display().to_string());

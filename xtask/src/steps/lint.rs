@@ -27,9 +27,17 @@ pub fn sobelow(ctx: &Ctx) -> StepPlan {
     if !ctx.project.has_dep("sobelow") {
         return missing_tool(StepId::Sobelow, ctx, r#"{:sobelow, "~> 0.13", only: [:dev, :test], runtime: false}"#);
     }
-    let mut cmd = Cmd::mix(ctx.app, &["sobelow"]);
+    // `--private` skips sobelow's version check over the network.
+    let mut cmd = Cmd::mix(ctx.app, &["sobelow", "--private"]);
     if ctx.config.sobelow.config {
         cmd = cmd.arg("--config");
+    }
+    // Sobelow exits 0 even with findings unless told `--exit`. When the app
+    // has a .sobelow-conf, its own `exit:` setting rules (with sobelow up to
+    // 0.14.0 the file replaces every flag anyway), so we add ours only when
+    // there is no such file.
+    if !ctx.app.join(".sobelow-conf").is_file() {
+        cmd = cmd.args(["--exit", ctx.config.sobelow.exit.as_str()]);
     }
     let cmd = cmd.args(ctx.config.sobelow.args.iter().cloned());
     StepPlan::new(
