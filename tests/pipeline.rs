@@ -1,1 +1,461 @@
-//! placeholder
+//! End-to-end tests of the runner and the quality steps: the plan, the real
+//! pipeline on demo/, copies of the demo broken on purpose, bad input,
+//! interruption, and the PLT cache. Everything runs real mix, dialyzer and npm.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{serial, xtask, App};
+
+/// The steps `ci` runs on the demo, as the summary names them.
+const CI_STEPS: [&str; 7] = [
+    "deps", "format", "compile", "credo", "sobelow", "dialyzer", "assets",
+];
+
+/// `(elixir lib dir, "otp-X_elixir-Y")` as the dialyzer step computes them.
+fn beam_facts() -> (String, String) {
+    let out = std::process::Command::new("elixir")
+        .args(["-e", r#"IO.write(Enum.join([Path.dirname(:code.lib_dir(:elixir)), System.otp_release(), System.version()], "|"))"#])
+        .output()
+        .expect("elixir runs");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let parts: Vec<&str> = text.split('|').collect();
+    let lib = std::fs::canonicalize(parts[0])
+        .unwrap()
+        .display()
+        .to_string();
+    (lib, format!("otp-{}_elixir-{}", parts[1], parts[2]))
+}
+
+#[test]
+fn no_arguments_prints_help_listing_every_step() {
+    let done = xtask(&[]).run();
+    assert_eq!(done.code, Some(2), "{}", done.all());
+    for step in CI_STEPS.iter().chain(&["ci", "list"]) {
+        assert!(
+            done.stderr.contains(&format!("  {step} ")),
+            "help lacks {step}:\n{}",
+            done.stderr
+        );
+    }
+}
+
+#[test]
+fn list_names_every_step_on_stdout() {
+    let done = xtask(&["list"]).run();
+    assert_eq!(done.code, Some(0));
+    let names: Vec<&str> = done
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, CI_STEPS.to_vec(), "{}", done.stdout);
+}
+
+#[test]
+fn dry_run_lists_the_exact_commands_in_order() {
+    let done = xtask(&["ci", "--dry-run"]).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let (lib, plt) = beam_facts();
+    let plan = done.stdout.replace(&lib, "<elixir>").replace(&plt, "<plt>");
+    let want = r#"deps:
+  $ mix deps.get
+  $ mix deps.compile
+  # skip mix deps.unlock --check-unused: no mix.lock, so there are no locked deps to check
+format (after deps):
+  $ mix format --check-formatted
+compile (after deps):
+  $ mix compile --warnings-as-errors
+credo: skipped: credo is not a dependency: add `{:credo, "~> 1.7", only: [:dev, :test], runtime: false}` to deps in mix.exs
+sobelow: skipped: sobelow is not a dependency: add `{:sobelow, "~> 0.13", only: [:dev, :test], runtime: false}` to deps in mix.exs
+dialyzer (after compile):
+  # create priv/plts
+  $ dialyzer --build_plt -pa <elixir>/elixir/ebin --output_plt priv/plts/<plt>.plt --apps erts kernel stdlib crypto <elixir>/elixir/ebin <elixir>/logger/ebin <elixir>/mix/ebin  [when the PLT key changed]
+  # record the PLT key in priv/plts/<plt>.plt.key
+  $ dialyzer --no_check_plt --fullpath --no_indentation -pa <elixir>/elixir/ebin --plt priv/plts/<plt>.plt _build/dev/lib/demo/ebin
+assets (after compile):
+  $ npm ci  (in assets)
+  $ npm run lint  (in assets)
+  $ npm test  (in assets)
+  $ npm run build  (in assets)
+  # then, after compile:
+  $ mix assets.deploy
+  # check priv/static/assets/app.css, priv/static/assets/app.js exist and are not empty
+"#;
+    assert_eq!(plan, want);
+    assert!(!Path::new(&common::root())
+        .join("demo/_build/dry-run-marker")
+        .exists());
+}
+
+#[test]
+fn dry_run_runs_nothing() {
+    let app = App::demo_copy();
+    let done = app.xtask(&["ci", "--dry-run"]).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    for made in [
+        "_build",
+        "deps",
+        "assets/node_modules",
+        "priv/static/assets",
+    ] {
+        assert!(!app.path(made).exists(), "--dry-run made {made}");
+    }
+}
+
+#[test]
+fn the_real_pipeline_passes_on_the_demo() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let done = app.xtask(&["ci", "--output", "json"]).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let report: serde_json::Value =
+        serde_json::from_str(done.stdout.trim()).expect("stdout is one JSON document");
+    assert_eq!(report["status"], "ok");
+    let steps = report["steps"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(names, CI_STEPS.to_vec());
+    for s in steps {
+        let want = if ["credo", "sobelow"].contains(&s["step"].as_str().unwrap()) {
+            "skipped"
+        } else {
+            "ok"
+        };
+        assert_eq!(s["status"], want, "{s}");
+    }
+    // The skips say which line to add, and the summary shows them.
+    assert!(
+        done.row("credo").contains("{:credo, "),
+        "{}",
+        done.row("credo")
+    );
+    assert!(
+        done.row("deps").contains("no mix.lock"),
+        "{}",
+        done.row("deps")
+    );
+    for out in ["priv/static/assets/app.js", "priv/static/assets/app.css"] {
+        assert!(
+            std::fs::metadata(app.path(out)).unwrap().len() > 0,
+            "{out} is empty"
+        );
+    }
+    assert!(
+        done.stderr.contains("[dialyzer] $ dialyzer --no_check_plt"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("wall ") && done.stderr.contains("result: ok"));
+}
+
+/// Runs `ci --keep-going` on a copy broken by `breakage`; returns the run.
+fn broken_ci(breakage: impl FnOnce(&App), extra: &[&str]) -> (App, common::Done) {
+    let app = App::demo_copy();
+    breakage(&app);
+    let mut args = vec!["ci"];
+    args.extend_from_slice(extra);
+    let done = app.xtask(&args).run();
+    (app, done)
+}
+
+#[test]
+fn an_unformatted_file_fails_format_and_hints_the_fix() {
+    let _s = serial();
+    let (_app, done) = broken_ci(
+        |app| {
+            app.write(
+                "lib/demo/ugly.ex",
+                "defmodule Demo.Ugly do\n  def x,    do:   1\nend\n",
+            )
+        },
+        &["--keep-going"],
+    );
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(done.status_of("format"), "failed");
+    assert!(
+        done.row("format").contains("cargo xtask format --fix"),
+        "{}",
+        done.row("format")
+    );
+    // Nothing depends on format, so with --keep-going everything else passes.
+    for step in ["deps", "compile", "dialyzer", "assets"] {
+        assert_eq!(done.status_of(step), "ok", "{step}: {}", done.stderr);
+    }
+    assert!(done.stderr.contains("result: failed (format)"));
+}
+
+#[test]
+fn format_fix_rewrites_the_file() {
+    let _s = serial();
+    let app = App::demo_copy();
+    app.write(
+        "lib/demo/ugly.ex",
+        "defmodule Demo.Ugly do\n  def x,    do:   1\nend\n",
+    );
+    let done = app.xtask(&["format", "--fix"]).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    assert_eq!(
+        app.read("lib/demo/ugly.ex"),
+        "defmodule Demo.Ugly do\n  def x, do: 1\nend\n"
+    );
+    assert_eq!(app.xtask(&["format"]).run().code, Some(0));
+}
+
+#[test]
+fn a_compiler_warning_fails_compile_and_blocks_what_reads_the_build() {
+    let _s = serial();
+    let warn = "defmodule Demo.Warn do\n  @moduledoc false\n  def x(unused), do: 1\nend\n";
+    let (_app, done) = broken_ci(|app| app.write("lib/demo/warn.ex", warn), &["--keep-going"]);
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(done.status_of("compile"), "failed");
+    assert!(
+        done.stderr.contains("variable \"unused\" is unused"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(done.status_of("dialyzer"), "not run");
+    assert!(
+        done.row("dialyzer").contains("needs compile"),
+        "{}",
+        done.row("dialyzer")
+    );
+    // The steps that do not read _build are still run and reported.
+    assert_eq!(done.status_of("format"), "ok");
+    assert_eq!(done.status_of("deps"), "ok");
+    assert_eq!(
+        done.status_of("assets"),
+        "not run",
+        "its mix part needs compile"
+    );
+}
+
+#[test]
+fn a_failure_without_keep_going_starts_nothing_new() {
+    let _s = serial();
+    let warn = "defmodule Demo.Warn do\n  @moduledoc false\n  def x(unused), do: 1\nend\n";
+    let (_app, done) = broken_ci(|app| app.write("lib/demo/warn.ex", warn), &["--jobs", "1"]);
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(done.status_of("compile"), "failed");
+    // With one job the order is fixed: deps, format, compile, then nothing.
+    assert_eq!(done.status_of("deps"), "ok");
+    assert_eq!(done.status_of("format"), "ok");
+    assert_eq!(done.status_of("dialyzer"), "not run");
+    for step in CI_STEPS {
+        done.row(step);
+    }
+}
+
+#[test]
+fn a_type_error_fails_dialyzer_naming_file_and_line() {
+    let _s = serial();
+    let bad = "defmodule Demo.Broken do\n  @moduledoc false\n  @spec add(integer()) :: String.t()\n  def add(x), do: x + 1\nend\n";
+    let (_app, done) = broken_ci(
+        |app| app.write("lib/demo/broken.ex", bad),
+        &["--keep-going"],
+    );
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(done.status_of("dialyzer"), "failed");
+    assert!(
+        done.stderr.contains("[dialyzer] lib/demo/broken.ex:3:"),
+        "{}",
+        done.stderr
+    );
+    for step in ["deps", "format", "compile", "assets"] {
+        assert_eq!(done.status_of(step), "ok", "{step}");
+    }
+}
+
+#[test]
+fn an_eslint_error_fails_assets() {
+    let _s = serial();
+    let (_app, done) = broken_ci(
+        |app| app.write("assets/js/bad.js", "export const x = 1;\nvar unused = 2;\n"),
+        &["--keep-going"],
+    );
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(done.status_of("assets"), "failed");
+    assert!(
+        done.stderr.contains("no-var") || done.stderr.contains("no-unused-vars"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("`npm run lint"), "{}", done.stderr);
+    for step in ["deps", "format", "compile", "dialyzer"] {
+        assert_eq!(done.status_of(step), "ok", "{step}");
+    }
+}
+
+/// Asserts a bad-input run: exit 2, one line on stderr naming `needle`, no
+/// stdout, and nothing built.
+fn assert_bad_input(done: &common::Done, needle: &str, app: Option<&App>) {
+    assert_eq!(done.code, Some(2), "{}", done.all());
+    let lines: Vec<&str> = done.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of error, got:\n{}", done.stderr);
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "{}",
+        lines[0]
+    );
+    assert!(done.stdout.is_empty(), "{}", done.stdout);
+    if let Some(app) = app {
+        assert!(!app.path("_build").exists(), "something ran");
+    }
+}
+
+#[test]
+fn a_malformed_config_names_line_and_column() {
+    let app = App::demo_copy();
+    std::fs::write(app.config(), "app_dir = \"demo\"\n[credo]\nstrict = tru\n").unwrap();
+    let done = app.xtask(&["ci"]).run();
+    assert_bad_input(&done, "xtask.toml:3:10:", Some(&app));
+}
+
+#[test]
+fn an_unknown_key_is_an_error_with_its_position() {
+    let app = App::demo_copy();
+    app.write_config("[assets]\noutput = [\"x.js\"]\n");
+    let done = app.xtask(&["ci"]).run();
+    assert_bad_input(&done, "unknown field `output`", Some(&app));
+    assert!(done.stderr.contains("xtask.toml:3:1:"), "{}", done.stderr);
+}
+
+#[test]
+fn an_app_dir_without_mix_exs_is_refused() {
+    let empty = tempfile::tempdir().unwrap();
+    let done = xtask(&["ci", "--app-dir", empty.path().to_str().unwrap()]).run();
+    assert_bad_input(&done, "has no mix.exs", None);
+    assert!(done.stderr.contains("--app-dir"), "the fix is named");
+}
+
+/// A PATH holding only these programs (links to the real ones).
+fn path_with(programs: &[&str]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    for p in programs {
+        let real = which(p).unwrap_or_else(|| panic!("{p} is installed"));
+        std::os::unix::fs::symlink(real, dir.path().join(p)).unwrap();
+    }
+    let path = dir.path().display().to_string();
+    (dir, path)
+}
+
+fn which(p: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(p))
+        .find(|f| f.is_file())
+}
+
+#[test]
+fn mix_missing_from_path_is_refused() {
+    let app = App::demo_copy();
+    let (_dir, path) = path_with(&["npm", "node"]);
+    let done = app.xtask(&["ci"]).env("PATH", &path).run();
+    assert_bad_input(&done, "`mix` is not on PATH", Some(&app));
+}
+
+#[test]
+fn npm_missing_from_path_is_refused() {
+    let app = App::demo_copy();
+    let (_dir, path) = path_with(&["mix", "elixir", "erl", "dialyzer"]);
+    let done = app.xtask(&["ci"]).env("PATH", &path).run();
+    assert_bad_input(&done, "`npm` is not on PATH", Some(&app));
+    assert!(done.stderr.contains("nix develop"), "the fix is named");
+}
+
+/// Pids of processes whose working directory is inside `dir`.
+fn processes_in(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.parse::<u32>().is_err() {
+            continue;
+        }
+        if let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) {
+            if cwd.starts_with(dir) {
+                let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                found.push(format!(
+                    "{name}: {}",
+                    String::from_utf8_lossy(&cmdline).replace('\0', " ")
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn sigint_during_ci_stops_every_child_and_exits_130() {
+    let _s = serial();
+    let app = App::demo_copy();
+    // A lint script that runs until it is stopped, so the signal surely
+    // lands while children run.
+    let pkg = app
+        .read("assets/package.json")
+        .replace("\"lint\": \"", "\"lint\": \"sleep 300 && ");
+    app.write("assets/package.json", &pkg);
+    let child = app.xtask(&["ci", "--keep-going"]).spawn();
+    let started = Instant::now();
+    while !processes_in(&app.dir())
+        .iter()
+        .any(|p| p.contains("sleep 300"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the lint script never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on the pid of a child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("result: interrupted by SIGINT"), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let left = processes_in(&app.dir());
+    assert!(left.is_empty(), "children left behind: {left:?}");
+}
+
+#[test]
+fn a_second_dialyzer_run_reuses_the_plt_and_a_new_key_rebuilds_it() {
+    let _s = serial();
+    let app = App::demo_copy();
+    // A small PLT of its own keeps this test fast and independent.
+    let plts = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.config(),
+        format!(
+            "app_dir = \"demo\"\n[dialyzer]\nplt_dir = \"{}\"\nplt_apps = [\"erts\"]\n",
+            plts.path().display()
+        ),
+    )
+    .unwrap();
+    let first = app.xtask(&["dialyzer"]).run();
+    assert!(first.stderr.contains("Creating PLT"), "{}", first.stderr);
+    let plt = std::fs::read_dir(plts.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "plt"))
+        .unwrap()
+        .path();
+    let built = std::fs::metadata(&plt).unwrap().modified().unwrap();
+
+    let second = app.xtask(&["dialyzer"]).run();
+    assert!(
+        second.stderr.contains("(skipped: PLT cache hit"),
+        "{}",
+        second.stderr
+    );
+    assert!(!second.stderr.contains("Creating PLT"), "{}", second.stderr);
+    assert_eq!(
+        std::fs::metadata(&plt).unwrap().modified().unwrap(),
+        built,
+        "the PLT was rewritten"
+    );
+
+    // A mix.lock changes the key, so the PLT is built again.
+    app.write("mix.lock", "%{}\n");
+    let third = app.xtask(&["dialyzer"]).run();
+    assert!(third.stderr.contains("Creating PLT"), "{}", third.stderr);
+}

@@ -9,7 +9,10 @@ use std::sync::{Mutex, MutexGuard};
 
 /// The repository root (the folder holding xtask.toml and demo/).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Tests that run Mix share the machine's two cores and the PLT cache, so
@@ -34,7 +37,10 @@ pub struct App {
 
 impl App {
     pub fn demo_copy() -> App {
-        let tmp = tempfile::Builder::new().prefix("phx-xtask-e2e-").tempdir().unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("phx-xtask-e2e-")
+            .tempdir()
+            .unwrap();
         let src = root().join("demo");
         copy_tree(&src, &tmp.path().join("demo"));
         let app = App { tmp };
@@ -79,22 +85,35 @@ impl App {
     }
 }
 
-/// Copies a tree, leaving out what a build or install makes.
+/// Copies the files a fresh clone of `src` would have: the ones git tracks
+/// and the untracked ones it does not ignore, so no build output comes along.
 fn copy_tree(src: &Path, dst: &Path) {
-    const SKIP: [&str; 6] = ["_build", "deps", "cover", "tmp", "node_modules", "plts"];
-    std::fs::create_dir_all(dst).unwrap();
-    for entry in std::fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if SKIP.iter().any(|s| name == *s) {
+    let out = Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            ".",
+        ])
+        .current_dir(src)
+        .output()
+        .expect("git lists the demo's files");
+    assert!(
+        out.status.success(),
+        "git ls-files failed in {}",
+        src.display()
+    );
+    for rel in out.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+        let rel = Path::new(std::str::from_utf8(rel).unwrap());
+        let from = src.join(rel);
+        if !from.is_file() {
             continue;
         }
-        let to = dst.join(&name);
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &to);
-        } else {
-            std::fs::copy(entry.path(), to).unwrap();
-        }
+        let to = dst.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
     }
 }
 
@@ -105,8 +124,13 @@ pub struct Run {
 /// The real binary, run from the repo root with plain output.
 pub fn xtask(args: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.args(args).current_dir(root()).env("XTASK_ROOT", root()).env_remove("GITHUB_ACTIONS");
-    cmd.env_remove("GITHUB_STEP_SUMMARY").env_remove("XTASK_CONFIG").env_remove("IN_NIX_SHELL");
+    cmd.args(args)
+        .current_dir(root())
+        .env("XTASK_ROOT", root())
+        .env_remove("GITHUB_ACTIONS");
+    cmd.env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("XTASK_CONFIG")
+        .env_remove("IN_NIX_SHELL");
     Run { cmd }
 }
 
@@ -124,10 +148,19 @@ impl Done {
 
     /// The summary row of a step: `  failed      format ...`.
     pub fn row(&self, step: &str) -> String {
-        let start = self.stderr.rfind("\nsummary\n").unwrap_or_else(|| panic!("no summary in:\n{}", self.stderr));
+        let start = self
+            .stderr
+            .rfind("\nsummary\n")
+            .unwrap_or_else(|| panic!("no summary in:\n{}", self.stderr));
         self.stderr[start..]
             .lines()
-            .find(|l| l.split_whitespace().skip_while(|w| *w != step).next().is_some() && l.starts_with("  "))
+            .find(|l| {
+                l.split_whitespace()
+                    .skip_while(|w| *w != step)
+                    .next()
+                    .is_some()
+                    && l.starts_with("  ")
+            })
             .unwrap_or_else(|| panic!("no row for {step} in:\n{}", self.stderr))
             .to_string()
     }
@@ -155,6 +188,11 @@ impl Run {
     }
 
     pub fn spawn(mut self) -> std::process::Child {
-        self.cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn xtask")
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn xtask")
     }
 }

@@ -4,14 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-
 /// A Phoenix app's whole CI as one command, the same on a laptop and in CI.
 ///
 /// Every step plans the commands it needs, then one runner executes them:
 /// independent steps run at the same time, each step's output is captured,
 /// and a summary says what passed, what failed and how to fix it.
 #[derive(Parser, Debug)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", version, arg_required_else_help = true)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -82,8 +86,20 @@ pub enum Command {
     /// Install, lint, test and build the assets, then `mix assets.deploy`,
     /// then check that every configured output exists and is not empty.
     Assets,
-    /// Run every step `ci` is configured to run.
+    /// Run `mix test` with Postgres and Redis started for it (at once, while
+    /// the test build compiles), in partitions if asked, then report coverage.
+    Test(crate::steps::test::TestArgs),
+    /// Start Postgres and Redis for development (`up`), remove this
+    /// project's containers (`down`), or list them (`status`).
+    Services {
+        #[command(subcommand)]
+        action: crate::services::cmd::Action,
+    },
+    /// Run every step `ci` is configured to run, after the doctor's checks.
     Ci,
+    /// Check this machine against the pins in xtask.toml: each tool's version,
+    /// the docker daemon, disk space for images, and the app dir.
+    Doctor,
     /// List the steps, what each needs, and whether `ci` runs it.
     List,
 }

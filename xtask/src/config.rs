@@ -19,6 +19,8 @@ pub struct Config {
     pub sobelow: Sobelow,
     pub dialyzer: Dialyzer,
     pub assets: Assets,
+    pub test: Test,
+    pub services: Services,
     pub toolchain: Toolchain,
 }
 
@@ -96,6 +98,8 @@ impl Default for Config {
             sobelow: Sobelow::default(),
             dialyzer: Dialyzer::default(),
             assets: Assets::default(),
+            test: Test::default(),
+            services: Services::default(),
             toolchain: Toolchain::default(),
         }
     }
@@ -103,19 +107,29 @@ impl Default for Config {
 
 impl Default for Ci {
     fn default() -> Self {
-        Ci { steps: StepId::ALL.to_vec(), require_all: false }
+        Ci {
+            steps: StepId::ALL.to_vec(),
+            require_all: false,
+        }
     }
 }
 
 impl Default for Credo {
     fn default() -> Self {
-        Credo { strict: true, args: Vec::new() }
+        Credo {
+            strict: true,
+            args: Vec::new(),
+        }
     }
 }
 
 impl Default for Sobelow {
     fn default() -> Self {
-        Sobelow { config: true, exit: "low".into(), args: Vec::new() }
+        Sobelow {
+            config: true,
+            exit: "low".into(),
+            args: Vec::new(),
+        }
     }
 }
 
@@ -123,7 +137,11 @@ impl Default for Dialyzer {
     fn default() -> Self {
         Dialyzer {
             plt_dir: PathBuf::from("priv/plts"),
-            plt_apps: ["erts", "kernel", "stdlib", "crypto", "elixir", "logger", "mix"].map(String::from).to_vec(),
+            plt_apps: [
+                "erts", "kernel", "stdlib", "crypto", "elixir", "logger", "mix",
+            ]
+            .map(String::from)
+            .to_vec(),
             args: Vec::new(),
         }
     }
@@ -135,7 +153,9 @@ impl Default for Assets {
             dir: PathBuf::from("assets"),
             scripts: ["lint", "test", "build"].map(String::from).to_vec(),
             deploy: "assets.deploy".to_string(),
-            outputs: ["priv/static/assets/app.css", "priv/static/assets/app.js"].map(PathBuf::from).to_vec(),
+            outputs: ["priv/static/assets/app.css", "priv/static/assets/app.js"]
+                .map(PathBuf::from)
+                .to_vec(),
         }
     }
 }
@@ -148,6 +168,76 @@ impl Default for Toolchain {
             node: "20".into(),
             postgres: "16".into(),
             redis: "7".into(),
+        }
+    }
+}
+
+/// `cargo xtask test`: partitions, coverage, and when the services start.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Test {
+    /// How many `mix test --partitions` processes run at once when
+    /// `--partitions` is not given; 1 runs the suite as one process.
+    pub partitions: u32,
+    /// Run with `--cover`, write cover/lcov.info and check the threshold.
+    pub cover: bool,
+    /// The minimum total coverage in percent. Unset: the app's own
+    /// `test_coverage: [summary: [threshold: N]]` (90 when mix.exs sets none).
+    pub coverage_threshold: Option<f64>,
+    /// Start the services while deps and the test build compile, so their
+    /// start-up is off the critical path; false starts them after compiling.
+    pub overlap: bool,
+}
+
+/// Postgres and Redis for the tests, and for `cargo xtask services`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Services {
+    /// docker, native, external or auto; `--services` and XTASK_SERVICES win.
+    pub backend: crate::services::Backend,
+    /// Default `postgres:<toolchain.postgres>-alpine`; XTASK_POSTGRES_IMAGE wins.
+    pub postgres_image: Option<String>,
+    /// Default `redis:<toolchain.redis>-alpine`; XTASK_REDIS_IMAGE wins.
+    pub redis_image: Option<String>,
+    pub postgres_user: String,
+    /// Never printed: every URL shows it as `***`.
+    pub postgres_password: String,
+    /// The test database, created fresh on each run; partition K gets
+    /// `<database>K`. Default `<app>_test`, as Phoenix names it.
+    pub database: Option<String>,
+    /// Seconds to wait for Postgres and Redis to answer before failing.
+    pub ready_timeout: u64,
+    /// native: fixed ports instead of free ones.
+    pub postgres_port: Option<u16>,
+    pub redis_port: Option<u16>,
+    /// native: "scram-sha-256" (passwords checked, like production) or "trust".
+    pub native_auth: crate::services::NativeAuth,
+}
+
+impl Default for Test {
+    fn default() -> Self {
+        Test {
+            partitions: 1,
+            cover: true,
+            coverage_threshold: None,
+            overlap: true,
+        }
+    }
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services {
+            backend: crate::services::Backend::Auto,
+            postgres_image: None,
+            redis_image: None,
+            postgres_user: "postgres".into(),
+            postgres_password: crate::services::DEFAULT_PASSWORD.into(),
+            database: None,
+            ready_timeout: 30,
+            postgres_port: None,
+            redis_port: None,
+            native_auth: crate::services::NativeAuth::Scram,
         }
     }
 }
@@ -166,18 +256,34 @@ pub struct Loaded {
 pub fn load(explicit: Option<&Path>, root: &Path) -> Result<Loaded> {
     let path = match explicit {
         Some(p) if !p.is_file() => {
-            bail!("config file {} does not exist: fix the --config path or XTASK_CONFIG", p.display())
+            bail!(
+                "config file {} does not exist: fix the --config path or XTASK_CONFIG",
+                p.display()
+            )
         }
         Some(p) => p.to_path_buf(),
         None => root.join("xtask.toml"),
     };
     if !path.is_file() {
-        return Ok(Loaded { config: Config::default(), root: root.to_path_buf(), path: None });
+        return Ok(Loaded {
+            config: Config::default(),
+            root: root.to_path_buf(),
+            path: None,
+        });
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
     let config = parse(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
-    let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    Ok(Loaded { config, root, path: Some(path) })
+    let root = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    Ok(Loaded {
+        config,
+        root,
+        path: Some(path),
+    })
 }
 
 /// Parses config text; the error reads `LINE:COL: message (fix hint)`.

@@ -2,8 +2,10 @@
 //! parses the command line, finds the project, and hands over to the
 //! pipeline; exit codes are decided here and nowhere else.
 
+mod annotations;
 mod cli;
 mod config;
+mod doctor;
 mod github;
 mod mixproj;
 mod pipeline;
@@ -12,6 +14,7 @@ mod proc;
 mod redact;
 mod report;
 mod runner;
+mod services;
 mod steps;
 
 use std::path::PathBuf;

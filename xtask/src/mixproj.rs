@@ -22,16 +22,26 @@ impl MixProject {
                 dir.display()
             );
         }
-        let text = std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
         let mix_exs = strip_comments(&text);
         let app = app_name(&mix_exs).unwrap_or_else(|| "app".to_string());
         let lock = std::fs::read_to_string(dir.join("mix.lock")).ok();
-        Ok(MixProject { dir: dir.to_path_buf(), app, mix_exs, lock })
+        Ok(MixProject {
+            dir: dir.to_path_buf(),
+            app,
+            mix_exs,
+            lock,
+        })
     }
 
     /// True when mix.exs lists `{:name, …}` among its deps.
     pub fn has_dep(&self, name: &str) -> bool {
-        let squeezed: String = self.mix_exs.chars().filter(|c| !c.is_whitespace()).collect();
+        let squeezed: String = self
+            .mix_exs
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         squeezed.contains(&format!("{{:{name},"))
     }
 
@@ -68,7 +78,10 @@ fn strip_comments(text: &str) -> String {
 fn app_name(mix_exs: &str) -> Option<String> {
     let i = mix_exs.find("app:")?;
     let rest = mix_exs[i + 4..].trim_start().strip_prefix(':')?;
-    let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     (!name.is_empty()).then_some(name)
 }
 
@@ -78,7 +91,12 @@ mod tests {
 
     fn project(mix_exs: &str) -> MixProject {
         let mix_exs = strip_comments(mix_exs);
-        MixProject { dir: PathBuf::new(), app: app_name(&mix_exs).unwrap_or_default(), mix_exs, lock: None }
+        MixProject {
+            dir: PathBuf::new(),
+            app: app_name(&mix_exs).unwrap_or_default(),
+            mix_exs,
+            lock: None,
+        }
     }
 
     #[test]

@@ -13,14 +13,20 @@ use crate::plan::StepPlan;
 use crate::report::{self, Verbosity};
 use crate::runner::{self, Opts};
 use crate::steps::{self, StepId};
-use crate::{proc, Exit};
+use crate::{doctor, proc, Exit};
 
 pub fn main(cli: Cli, root: PathBuf) -> Result<Exit> {
     let loaded = config::load(cli.global.config.as_deref(), &root)?;
+    // The doctor reports a bad app dir as one of its rows, so it runs before
+    // the app is read.
+    if let Command::Doctor = cli.command {
+        return doctor::run(&cli, &loaded);
+    }
     let app = app_dir(&cli, &loaded)?;
     let project = MixProject::read(&app)?;
     let (selected, fix) = match &cli.command {
         Command::List => return list(&loaded),
+        Command::Doctor => unreachable!("the doctor runs before the app is read"),
         Command::Ci => (loaded.config.ci.steps.clone(), false),
         Command::Deps => (vec![StepId::Deps], false),
         Command::Format { fix } => (vec![StepId::Format], *fix),
@@ -29,8 +35,17 @@ pub fn main(cli: Cli, root: PathBuf) -> Result<Exit> {
         Command::Sobelow => (vec![StepId::Sobelow], false),
         Command::Dialyzer => (vec![StepId::Dialyzer], false),
         Command::Assets => (vec![StepId::Assets], false),
+        Command::Test(_) => (vec![StepId::Test], false),
+        Command::Services { action } => {
+            return crate::services::cmd::run(action, &cli, &loaded.config, &app, &project)
+        }
     };
     let selected = ordered(selected);
+    let default_test = steps::test::TestArgs::default();
+    let test = match &cli.command {
+        Command::Test(args) => args,
+        _ => &default_test,
+    };
     let ctx = steps::Ctx {
         app: &app,
         config: &loaded.config,
@@ -38,9 +53,18 @@ pub fn main(cli: Cli, root: PathBuf) -> Result<Exit> {
         selected: &selected,
         fix,
         require_all: cli.global.require_all || loaded.config.ci.require_all,
+        test,
     };
     check_programs(&selected, &app)?;
-    let plans = selected.iter().map(|&id| steps::plan(id, &ctx)).collect::<Result<Vec<_>>>()?;
+    // Bad input has had its one-line error by now; a drifted toolchain gets
+    // its cause named before planning starts the BEAM or anything runs.
+    if matches!(cli.command, Command::Ci) && !cli.global.dry_run {
+        doctor::preflight(&cli, &loaded)?;
+    }
+    let plans = selected
+        .iter()
+        .map(|&id| steps::plan(id, &ctx))
+        .collect::<Result<Vec<_>>>()?;
     if cli.global.dry_run {
         print_plan(&plans, &app);
         return Ok(Exit::Passed);
@@ -52,11 +76,22 @@ pub fn main(cli: Cli, root: PathBuf) -> Result<Exit> {
         (false, 0) => Verbosity::Normal,
         (false, _) => Verbosity::Verbose,
     };
-    let live: Option<runner::Live> = (cli.global.verbose >= 2 && report::resolve(cli.global.output) != Output::Json)
-        .then(|| std::sync::Arc::new(|id: StepId, line: &str| eprintln!("[{id}] {line}")) as runner::Live);
-    let jobs = cli.global.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let opts = Opts { jobs, keep_going: cli.global.keep_going, base: app.clone(), live };
-    let mut ui = report::renderer(cli.global.output, verbosity);
+    let live: Option<runner::Live> = (cli.global.verbose >= 2
+        && report::resolve(cli.global.output) != Output::Json)
+        .then(|| {
+            std::sync::Arc::new(|id: StepId, line: &str| eprintln!("[{id}] {line}")) as runner::Live
+        });
+    let jobs = cli
+        .global
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let opts = Opts {
+        jobs,
+        keep_going: cli.global.keep_going,
+        base: app.clone(),
+        live,
+    };
+    let mut ui = report::renderer(cli.global.output, verbosity, &app);
     let summary = runner::run(plans, opts, ui.as_mut());
     proc::shutdown();
     Ok(match (summary.interrupted, summary.failed()) {
@@ -74,9 +109,13 @@ fn app_dir(cli: &Cli, loaded: &Loaded) -> Result<PathBuf> {
         None => loaded.root.join(&loaded.config.app_dir),
     };
     if !dir.is_dir() {
-        bail!("app dir {} does not exist: fix --app-dir or app_dir in xtask.toml", dir.display());
+        bail!(
+            "app dir {} does not exist: fix --app-dir or app_dir in xtask.toml",
+            dir.display()
+        );
     }
-    dir.canonicalize().with_context(|| format!("resolve {}", dir.display()))
+    dir.canonicalize()
+        .with_context(|| format!("resolve {}", dir.display()))
 }
 
 /// Steps in `ci` order, each once.
@@ -140,7 +179,11 @@ fn list(loaded: &Loaded) -> Result<Exit> {
             .and_then(|c| c.get_about())
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let in_ci = if loaded.config.ci.steps.contains(&id) { "ci" } else { "--" };
+        let in_ci = if loaded.config.ci.steps.contains(&id) {
+            "ci"
+        } else {
+            "--"
+        };
         println!("{:<10} {in_ci:<3} {about}", id.name());
     }
     Ok(Exit::Passed)

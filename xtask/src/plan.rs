@@ -22,7 +22,13 @@ pub struct Cmd {
 
 impl Cmd {
     pub fn new(program: &str, dir: &Path) -> Cmd {
-        Cmd { program: program.into(), args: Vec::new(), dir: dir.to_path_buf(), env: Vec::new(), hint: None }
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            dir: dir.to_path_buf(),
+            env: Vec::new(),
+            hint: None,
+        }
     }
 
     /// `mix <args…>` in `dir`, the common case.
@@ -74,7 +80,8 @@ impl Cmd {
 /// Shell-style quoting for display only: commands are never run through a shell.
 fn quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,*".contains(c));
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,*".contains(c));
     if plain {
         s.to_string()
     } else {
@@ -93,11 +100,21 @@ pub enum Action {
     /// finish, and every failure is reported.
     Parallel(Vec<Cmd>),
     /// Runs `cmd` unless `fresh` gives a reason not to (a cache hit).
-    RunUnless { cmd: Cmd, when: &'static str, fresh: GuardFn },
+    RunUnless {
+        cmd: Cmd,
+        when: &'static str,
+        fresh: GuardFn,
+    },
     /// Work done in-process; `describe` is what the plan shows.
-    Native { describe: String, run: NativeFn },
+    Native {
+        describe: String,
+        run: NativeFn,
+    },
     /// A part of the step that has nothing to do here, and why.
-    Skip { what: String, why: String },
+    Skip {
+        what: String,
+        why: String,
+    },
 }
 
 impl Action {
@@ -105,7 +122,10 @@ impl Action {
         match self {
             Action::Run(cmd) => cmd.describe(base),
             Action::Parallel(cmds) => {
-                let lines: Vec<String> = cmds.iter().map(|c| format!("{}  &", c.describe(base))).collect();
+                let lines: Vec<String> = cmds
+                    .iter()
+                    .map(|c| format!("{}  &", c.describe(base)))
+                    .collect();
                 lines.join("\n  ")
             }
             Action::RunUnless { cmd, when, .. } => format!("{}  [{when}]", cmd.describe(base)),
@@ -133,17 +153,39 @@ pub struct StepPlan {
 }
 
 impl StepPlan {
-    pub fn new(id: StepId, needs: &[StepId], actions: Vec<Action>, hint: impl Into<String>) -> StepPlan {
-        StepPlan { id, phases: vec![Phase { needs: needs.to_vec(), actions }], hint: hint.into(), skip: None }
+    pub fn new(
+        id: StepId,
+        needs: &[StepId],
+        actions: Vec<Action>,
+        hint: impl Into<String>,
+    ) -> StepPlan {
+        StepPlan {
+            id,
+            phases: vec![Phase {
+                needs: needs.to_vec(),
+                actions,
+            }],
+            hint: hint.into(),
+            skip: None,
+        }
     }
 
     pub fn skipped(id: StepId, why: impl Into<String>) -> StepPlan {
-        StepPlan { id, phases: Vec::new(), hint: String::new(), skip: Some(why.into()) }
+        StepPlan {
+            id,
+            phases: Vec::new(),
+            hint: String::new(),
+            skip: Some(why.into()),
+        }
     }
 
     /// Every step this one waits for, in any phase.
     pub fn needs(&self) -> Vec<StepId> {
-        let mut all: Vec<StepId> = self.phases.iter().flat_map(|p| p.needs.iter().copied()).collect();
+        let mut all: Vec<StepId> = self
+            .phases
+            .iter()
+            .flat_map(|p| p.needs.iter().copied())
+            .collect();
         all.sort();
         all.dedup();
         all
@@ -171,7 +213,8 @@ mod tests {
 
     #[test]
     fn describe_redacts_url_passwords() {
-        let c = Cmd::mix(Path::new("/app"), &["run"]).env("DATABASE_URL", "postgres://u:hunter2@h:5432/db");
+        let c = Cmd::mix(Path::new("/app"), &["run"])
+            .env("DATABASE_URL", "postgres://u:hunter2@h:5432/db");
         let d = c.describe(Path::new("/app"));
         assert!(!d.contains("hunter2"), "{d}");
         assert!(d.contains("postgres://u:***@h:5432/db"), "{d}");

@@ -70,7 +70,11 @@ fn signal_groups(sig: i32) {
 }
 
 fn register(pgid: i32) {
-    GROUPS.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashSet::new).insert(pgid);
+    GROUPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashSet::new)
+        .insert(pgid);
     // A signal that arrived while this child was being spawned must reach it too.
     if interrupted() {
         unsafe { libc::kill(-pgid, libc::SIGTERM) };
@@ -87,13 +91,19 @@ fn unregister(pgid: i32) {
 pub fn on_shutdown(hook: impl FnOnce() + Send + 'static) -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let key = NEXT.fetch_add(1, Ordering::SeqCst);
-    HOOKS.lock().unwrap_or_else(|e| e.into_inner()).push((key, Box::new(hook)));
+    HOOKS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((key, Box::new(hook)));
     key
 }
 
 /// Drops a hook whose cleanup already happened the normal way.
 pub fn forget(key: u64) {
-    HOOKS.lock().unwrap_or_else(|e| e.into_inner()).retain(|(k, _)| *k != key);
+    HOOKS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(k, _)| *k != key);
 }
 
 /// Stops every registered group and runs the remaining cleanup hooks.
@@ -118,7 +128,11 @@ fn expression(cmd: &Cmd, extra_env: &[(String, String)]) -> duct::Expression {
 
 /// Runs `cmd` to completion with stdout and stderr merged, calling `line`
 /// for each line of output. Returns the exit code (None when killed).
-pub fn run(cmd: &Cmd, extra_env: &[(String, String)], mut line: impl FnMut(&str)) -> Result<Option<i32>> {
+pub fn run(
+    cmd: &Cmd,
+    extra_env: &[(String, String)],
+    mut line: impl FnMut(&str),
+) -> Result<Option<i32>> {
     let reader = expression(cmd, extra_env)
         .stderr_to_stdout()
         .stdin_null()
@@ -152,7 +166,10 @@ pub struct Background {
 }
 
 impl Background {
-    pub fn start(cmd: &Cmd, setup: impl Fn(&mut std::process::Command) + Send + Sync + 'static) -> Result<Background> {
+    pub fn start(
+        cmd: &Cmd,
+        setup: impl Fn(&mut std::process::Command) + Send + Sync + 'static,
+    ) -> Result<Background> {
         let handle = expression(cmd, &[])
             .before_spawn(move |c| {
                 setup(c);
@@ -197,7 +214,11 @@ impl Drop for Background {
 pub fn which(name: &str) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| {
-        p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
-    })
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| {
+            p.metadata()
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
 }

@@ -40,7 +40,9 @@ fn url_passwords(s: &str) -> String {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
         // The authority ends at the first character that cannot be in it.
-        let end = tail.find(|c: char| c.is_whitespace() || "/?#'\"".contains(c)).unwrap_or(tail.len());
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "/?#'\"".contains(c))
+            .unwrap_or(tail.len());
         let authority = &tail[..end];
         match (authority.rfind('@'), authority.find(':')) {
             (Some(at), Some(colon)) if colon < at => {
@@ -63,11 +65,20 @@ mod tests {
     #[test]
     fn masks_url_passwords() {
         let cases = [
-            ("postgres://app:pw@127.0.0.1:5432/db", "postgres://app:***@127.0.0.1:5432/db"),
+            (
+                "postgres://app:pw@127.0.0.1:5432/db",
+                "postgres://app:***@127.0.0.1:5432/db",
+            ),
             ("x redis://:tok@h:6379/2 y", "x redis://:***@h:6379/2 y"),
             ("postgres://app@h/db", "postgres://app@h/db"),
-            ("see https://example.com:8080/a", "see https://example.com:8080/a"),
-            ("a=postgres://u:p%40ss@h/d b=redis://u:q@h", "a=postgres://u:***@h/d b=redis://u:***@h"),
+            (
+                "see https://example.com:8080/a",
+                "see https://example.com:8080/a",
+            ),
+            (
+                "a=postgres://u:p%40ss@h/d b=redis://u:q@h",
+                "a=postgres://u:***@h/d b=redis://u:***@h",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(url_passwords(input), want, "{input}");

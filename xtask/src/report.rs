@@ -23,12 +23,15 @@ pub enum Verbosity {
 }
 
 /// Picks the renderer: `auto` means GitHub's under GitHub Actions, spinners
-/// on a terminal, plain blocks anywhere else.
-pub fn renderer(mode: Output, verbosity: Verbosity) -> Box<dyn Ui> {
+/// on a terminal, plain blocks anywhere else. GitHub's annotations name
+/// files relative to the checkout, which it finds from the app dir.
+pub fn renderer(mode: Output, verbosity: Verbosity, app: &std::path::Path) -> Box<dyn Ui> {
     let mode = resolve(mode);
     match mode {
-        Output::Github => Box::new(github::Github::new(verbosity)),
-        Output::Json => Box::new(Json { plain: Plain { verbosity } }),
+        Output::Github => Box::new(github::Github::new(verbosity, app)),
+        Output::Json => Box::new(Json {
+            plain: Plain { verbosity },
+        }),
         Output::Plain => Box::new(Plain { verbosity }),
         Output::Auto => Box::new(Terminal::new(verbosity)),
     }
@@ -52,7 +55,9 @@ pub fn secs(d: Duration) -> String {
 fn shows_log(o: &Outcome, verbosity: Verbosity, always_ok: bool) -> bool {
     match o.status {
         Status::Failed | Status::Interrupted => true,
-        Status::Ok => verbosity == Verbosity::Verbose || (always_ok && verbosity == Verbosity::Normal),
+        Status::Ok => {
+            verbosity == Verbosity::Verbose || (always_ok && verbosity == Verbosity::Normal)
+        }
         Status::Skipped | Status::NotRun => false,
     }
 }
@@ -60,12 +65,30 @@ fn shows_log(o: &Outcome, verbosity: Verbosity, always_ok: bool) -> bool {
 /// The closing table: one row per step, then the times and the result.
 pub fn summary_text(s: &Summary) -> String {
     let mut out = String::from("\nsummary\n");
-    let width = s.outcomes.iter().map(|o| o.id.name().len()).max().unwrap_or(4);
+    let width = s
+        .outcomes
+        .iter()
+        .map(|o| o.id.name().len())
+        .max()
+        .unwrap_or(4);
     for o in &s.outcomes {
-        let dur = if o.duration.is_zero() { "-".to_string() } else { secs(o.duration) };
-        let mut row = format!("  {:<11} {:<width$}  {:>7}", o.status.label(), o.id.name(), dur);
+        let dur = if o.duration.is_zero() {
+            "-".to_string()
+        } else {
+            secs(o.duration)
+        };
+        let mut row = format!(
+            "  {:<11} {:<width$}  {:>7}",
+            o.status.label(),
+            o.id.name(),
+            dur
+        );
         if let Some(d) = &o.detail {
-            let lead = if o.status == Status::Failed { "fix: " } else { "" };
+            let lead = if o.status == Status::Failed {
+                "fix: "
+            } else {
+                ""
+            };
             row.push_str(&format!("  {lead}{d}"));
         }
         out.push_str(row.trim_end());
@@ -74,13 +97,21 @@ pub fn summary_text(s: &Summary) -> String {
     let result = if s.interrupted {
         format!("interrupted by {}", crate::proc::signal_name())
     } else if s.failed() {
-        let failed: Vec<&str> =
-            s.outcomes.iter().filter(|o| o.status == Status::Failed).map(|o| o.id.name()).collect();
+        let failed: Vec<&str> = s
+            .outcomes
+            .iter()
+            .filter(|o| o.status == Status::Failed)
+            .map(|o| o.id.name())
+            .collect();
         format!("failed ({})", failed.join(", "))
     } else {
         "ok".to_string()
     };
-    out.push_str(&format!("wall {}, steps {}, result: {result}\n", secs(s.wall), secs(s.step_time())));
+    out.push_str(&format!(
+        "wall {}, steps {}, result: {result}\n",
+        secs(s.wall),
+        secs(s.step_time())
+    ));
     out
 }
 
@@ -97,7 +128,13 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
             })
         })
         .collect();
-    let status = if s.interrupted { "interrupted" } else if s.failed() { "failed" } else { "ok" };
+    let status = if s.interrupted {
+        "interrupted"
+    } else if s.failed() {
+        "failed"
+    } else {
+        "ok"
+    };
     json!({
         "status": status,
         "wall_ms": s.wall.as_millis() as u64,
@@ -122,8 +159,17 @@ impl Ui for Plain {
             }
         }
         if self.verbosity > Verbosity::Quiet || o.status == Status::Failed {
-            let detail = o.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-            let _ = writeln!(err, "[{name}] {} in {}{detail}", o.status.label(), secs(o.duration));
+            let detail = o
+                .detail
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                err,
+                "[{name}] {} in {}{detail}",
+                o.status.label(),
+                secs(o.duration)
+            );
         }
     }
 
@@ -162,7 +208,12 @@ impl Terminal {
         let style = ProgressStyle::with_template("{spinner} {prefix:<10} {wide_msg} {elapsed:>4}")
             .expect("the template is valid")
             .tick_chars("⠁⠂⠄⡀⢀⠠⠐⠈ ");
-        Terminal { verbosity, mp: MultiProgress::new(), bars: HashMap::new(), style }
+        Terminal {
+            verbosity,
+            mp: MultiProgress::new(),
+            bars: HashMap::new(),
+            style,
+        }
     }
 
     fn print(&self, text: String) {
@@ -172,7 +223,11 @@ impl Terminal {
 
 impl Ui for Terminal {
     fn started(&mut self, id: StepId) {
-        let bar = self.mp.add(ProgressBar::new_spinner().with_style(self.style.clone()).with_prefix(id.name()));
+        let bar = self.mp.add(
+            ProgressBar::new_spinner()
+                .with_style(self.style.clone())
+                .with_prefix(id.name()),
+        );
         bar.set_message("running");
         bar.enable_steady_tick(Duration::from_millis(100));
         self.bars.insert(id, bar);
@@ -196,8 +251,17 @@ impl Ui for Terminal {
             }
         }
         if self.verbosity > Verbosity::Quiet || o.status == Status::Failed {
-            let detail = o.detail.as_deref().map(|d| format!("  {d}")).unwrap_or_default();
-            text.push_str(&format!("{mark} {:<10} {:<11} {}{detail}\n", o.id.name(), o.status.label(), secs(o.duration)));
+            let detail = o
+                .detail
+                .as_deref()
+                .map(|d| format!("  {d}"))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "{mark} {:<10} {:<11} {}{detail}\n",
+                o.id.name(),
+                o.status.label(),
+                secs(o.duration)
+            ));
         }
         self.print(text);
     }

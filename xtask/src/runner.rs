@@ -104,7 +104,15 @@ pub struct StepCtx {
 
 impl StepCtx {
     fn new(id: StepId, base: PathBuf, live: Option<Live>) -> StepCtx {
-        StepCtx { id, base, env: Vec::new(), log: Vec::new(), hint: None, notes: Vec::new(), live }
+        StepCtx {
+            id,
+            base,
+            env: Vec::new(),
+            log: Vec::new(),
+            hint: None,
+            notes: Vec::new(),
+            live,
+        }
     }
 
     pub fn log(&mut self, line: impl AsRef<str>) {
@@ -167,11 +175,15 @@ impl StepCtx {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("a command thread does not panic")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a command thread does not panic"))
+                .collect()
         });
         let mut errors = Vec::new();
         for (i, (log, r)) in results.into_iter().enumerate() {
-            self.log.extend(log.into_iter().map(|l| format!("[{}] {l}", i + 1)));
+            self.log
+                .extend(log.into_iter().map(|l| format!("[{}] {l}", i + 1)));
             if let Err(e) = r {
                 errors.push(format!("[{}] {e}", i + 1));
             }
@@ -232,12 +244,25 @@ fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
             false
         }
         Err(panic) => {
-            let msg = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
-            ctx.log(format!("error: the step panicked: {}", msg.unwrap_or_default()));
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            ctx.log(format!(
+                "error: the step panicked: {}",
+                msg.unwrap_or_default()
+            ));
             false
         }
     };
-    PhaseDone { index, ok, duration: started.elapsed(), log: ctx.log, hint: ctx.hint, notes: ctx.notes }
+    PhaseDone {
+        index,
+        ok,
+        duration: started.elapsed(),
+        log: ctx.log,
+        hint: ctx.hint,
+        notes: ctx.notes,
+    }
 }
 
 enum State {
@@ -254,7 +279,13 @@ pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
     let mut state: Vec<State> = plans.iter().map(|_| State::Pending).collect();
     let mut outcomes: Vec<Outcome> = plans
         .iter()
-        .map(|p| Outcome { id: p.id, status: Status::NotRun, duration: Duration::ZERO, detail: None, log: Vec::new() })
+        .map(|p| Outcome {
+            id: p.id,
+            status: Status::NotRun,
+            duration: Duration::ZERO,
+            detail: None,
+            log: Vec::new(),
+        })
         .collect();
     let mut phases: Vec<VecDeque<Phase>> = Vec::new();
     for (i, p) in plans.into_iter().enumerate() {
@@ -281,20 +312,32 @@ pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
                 if !matches!(state[i], State::Pending) {
                     continue;
                 }
-                let needs: Vec<StepId> = phases[i].front().map(|p| p.needs.clone()).unwrap_or_default();
+                let needs: Vec<StepId> = phases[i]
+                    .front()
+                    .map(|p| p.needs.clone())
+                    .unwrap_or_default();
                 let blocked = needs.iter().find(|n| {
                     ids.iter().position(|x| x == *n).is_some_and(|j| {
-                        matches!(state[j], State::Done) && !matches!(outcomes[j].status, Status::Ok | Status::Skipped)
+                        matches!(state[j], State::Done)
+                            && !matches!(outcomes[j].status, Status::Ok | Status::Skipped)
                     })
                 });
                 if let Some(b) = blocked {
                     let why = format!("needs {b}, which did not pass");
-                    settle(&mut outcomes[i], &mut state[i], Status::NotRun, Some(why), ui);
+                    settle(
+                        &mut outcomes[i],
+                        &mut state[i],
+                        Status::NotRun,
+                        Some(why),
+                        ui,
+                    );
                     changed = true;
                     continue;
                 }
                 let ready = needs.iter().all(|n| {
-                    ids.iter().position(|x| x == n).is_none_or(|j| matches!(state[j], State::Done))
+                    ids.iter()
+                        .position(|x| x == n)
+                        .is_none_or(|j| matches!(state[j], State::Done))
                 });
                 if ready && !stop_new && running < opts.jobs.max(1) {
                     let phase = phases[i].pop_front().expect("a pending step has a phase");
@@ -321,7 +364,11 @@ pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
         o.log.extend(done.log);
         notes[i].extend(done.notes);
         if !done.ok {
-            let status = if proc::interrupted() { Status::Interrupted } else { Status::Failed };
+            let status = if proc::interrupted() {
+                Status::Interrupted
+            } else {
+                Status::Failed
+            };
             let hint = done.hint.unwrap_or_else(|| std::mem::take(&mut hints[i]));
             settle(o, &mut state[i], status, Some(hint), ui);
             first_failure.get_or_insert(ids[i]);
@@ -342,16 +389,30 @@ pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
                 let f = first_failure.map(|f| f.to_string()).unwrap_or_default();
                 format!("not started after {f} failed (--keep-going runs it)")
             };
-            let status = if interrupted { Status::Interrupted } else { Status::NotRun };
+            let status = if interrupted {
+                Status::Interrupted
+            } else {
+                Status::NotRun
+            };
             settle(&mut outcomes[i], &mut state[i], status, Some(why), ui);
         }
     }
-    let summary = Summary { outcomes, wall: started.elapsed(), interrupted };
+    let summary = Summary {
+        outcomes,
+        wall: started.elapsed(),
+        interrupted,
+    };
     ui.summary(&summary);
     summary
 }
 
-fn settle(o: &mut Outcome, state: &mut State, status: Status, detail: Option<String>, ui: &mut dyn Ui) {
+fn settle(
+    o: &mut Outcome,
+    state: &mut State,
+    status: Status,
+    detail: Option<String>,
+    ui: &mut dyn Ui,
+) {
     o.status = status;
     o.detail = detail.filter(|d| !d.is_empty());
     *state = State::Done;

@@ -5,7 +5,11 @@
 //! every failed step's log goes through all of them, because a step may run
 //! several tools (`test` compiles before it tests).
 
+mod mix;
+
 use std::path::{Path, PathBuf};
+
+use mix::{compile_error, compiler, exunit, format_check};
 
 /// One problem at a place in the code. `file` is as the tool printed it:
 /// relative to the app dir, or absolute.
@@ -19,7 +23,12 @@ pub struct Hit {
 
 impl Hit {
     fn new(loc: Loc, message: impl Into<String>) -> Hit {
-        Hit { file: loc.file, line: loc.line, col: loc.col, message: message.into() }
+        Hit {
+            file: loc.file,
+            line: loc.line,
+            col: loc.col,
+            message: message.into(),
+        }
     }
 }
 
@@ -27,14 +36,26 @@ impl Hit {
 pub fn parse(log: &[String]) -> Vec<Hit> {
     let lines: Vec<String> = log.iter().map(|l| clean(l)).collect();
     let mut hits = Vec::new();
-    for parser in [compiler, compile_error, format_check, credo, exunit, eslint, file_line] {
+    for parser in [
+        compiler,
+        compile_error,
+        format_check,
+        credo,
+        exunit,
+        eslint,
+        file_line,
+    ] {
         hits.extend(parser(&lines));
     }
     let mut seen = std::collections::HashSet::new();
     hits.retain(|h| seen.insert((h.file.clone(), h.line)));
     // A file-only hit (1.15's "cannot compile module") adds nothing when the
     // same file already has a line.
-    let lined: Vec<String> = hits.iter().filter(|h| h.line.is_some()).map(|h| h.file.clone()).collect();
+    let lined: Vec<String> = hits
+        .iter()
+        .filter(|h| h.line.is_some())
+        .map(|h| h.file.clone())
+        .collect();
     hits.retain(|h| h.line.is_some() || !lined.contains(&h.file));
     hits
 }
@@ -59,7 +80,10 @@ fn clean(line: &str) -> String {
         }
         out.push(c);
     }
-    let rest = out.strip_prefix('[').and_then(|r| r.split_once("] ")).filter(|(n, _)| n.parse::<u32>().is_ok());
+    let rest = out
+        .strip_prefix('[')
+        .and_then(|r| r.split_once("] "))
+        .filter(|(n, _)| n.parse::<u32>().is_ok());
     match rest {
         Some((_, r)) => r.to_string(),
         None => out,
@@ -73,11 +97,15 @@ struct Loc {
     col: Option<u32>,
 }
 
-const SOURCE_EXTS: [&str; 14] =
-    [".ex", ".exs", ".eex", ".heex", ".leex", ".erl", ".hrl", ".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs", ".css"];
+const SOURCE_EXTS: [&str; 14] = [
+    ".ex", ".exs", ".eex", ".heex", ".leex", ".erl", ".hrl", ".js", ".jsx", ".ts", ".tsx", ".mjs",
+    ".cjs", ".css",
+];
 
 fn is_source(file: &str) -> bool {
-    !file.is_empty() && !file.contains(char::is_whitespace) && SOURCE_EXTS.iter().any(|e| file.ends_with(e))
+    !file.is_empty()
+        && !file.contains(char::is_whitespace)
+        && SOURCE_EXTS.iter().any(|e| file.ends_with(e))
 }
 
 /// `lib/x.ex:12:5: rest`, `lib/x.ex:12 rest`, `lib/x.ex:12` or `lib/x.ex: rest`
@@ -98,7 +126,16 @@ fn location(s: &str) -> Option<(Loc, &str)> {
         _ => (None, rest),
     };
     let ends = rest.is_empty() || rest.starts_with(':') || rest.starts_with(' ');
-    ends.then(|| (Loc { file: file.to_string(), line, col }, rest.trim_start_matches(':').trim_start()))
+    ends.then(|| {
+        (
+            Loc {
+                file: file.to_string(),
+                line,
+                col,
+            },
+            rest.trim_start_matches(':').trim_start(),
+        )
+    })
 }
 
 fn number(s: &str) -> (Option<u32>, &str) {
@@ -107,87 +144,6 @@ fn number(s: &str) -> (Option<u32>, &str) {
         Ok(n) => (Some(n), &s[end..]),
         Err(_) => (None, s),
     }
-}
-
-/// `warning: MSG` / `error: MSG`, then the places it is about: `  FILE:LINE:
-/// Mod.fun/1` (1.14, 1.15; several after "Invalid call found at N
-/// locations:") or, past the `│` snippet lines, `└─ FILE:LINE:COL` (1.16+).
-fn compiler(lines: &[String]) -> Vec<Hit> {
-    let mut hits = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let head = lines[i].trim();
-        let message = head.strip_prefix("warning: ").or_else(|| head.strip_prefix("error: "));
-        i += 1;
-        let Some(message) = message else { continue };
-        let mut found = false;
-        let mut skipped = 0;
-        while i < lines.len() {
-            let l = lines[i].trim();
-            let at = location(l.trim_start_matches("└─").trim_start()).filter(|(loc, _)| loc.line.is_some());
-            match at {
-                Some((loc, _)) => {
-                    hits.push(Hit::new(loc, message));
-                    found = true;
-                }
-                None if l.contains('│') || l.starts_with("Invalid call found at") => {}
-                // 1.16+ may wrap a long message before its snippet.
-                None if !found && skipped < 8 && !l.is_empty() && !l.starts_with("warning: ") && !l.starts_with("error: ") => {
-                    skipped += 1;
-                }
-                None => break,
-            }
-            i += 1;
-        }
-    }
-    hits
-}
-
-/// `** (CompileError) lib/x.ex:3: undefined function …` (1.14), and the
-/// 1.15+ summary `** (CompileError) lib/x.ex: cannot compile module X`.
-fn compile_error(lines: &[String]) -> Vec<Hit> {
-    lines
-        .iter()
-        .filter_map(|l| {
-            let rest = l.trim().strip_prefix("** (")?;
-            let (kind, text) = rest.split_once(") ")?;
-            if !kind.ends_with("Error") {
-                return None;
-            }
-            let (loc, _) = text.split_whitespace().find_map(|w| location(w).filter(|(loc, _)| loc.line.is_some()))
-                .or_else(|| location(text))?;
-            Some(Hit::new(loc, format!("{kind}: {text}")))
-        })
-        .collect()
-}
-
-/// After `mix format failed due to --check-formatted.`: 1.14 lists `  * FILE`;
-/// 1.15+ prints each FILE (absolute) on its own line, then a diff whose first
-/// changed line (`12    -|…`, `   12 +|…`) says where to look.
-fn format_check(lines: &[String]) -> Vec<Hit> {
-    let Some(start) = lines.iter().position(|l| l.contains("mix format failed due to --check-formatted")) else {
-        return Vec::new();
-    };
-    let msg = "not formatted: run `cargo xtask format --fix`";
-    let mut hits: Vec<Hit> = Vec::new();
-    let mut diffing = false;
-    for l in &lines[start + 1..] {
-        let t = l.trim();
-        if let Some(file) = t.strip_prefix("* ").filter(|f| is_source(f)) {
-            hits.push(Hit { file: file.into(), line: None, col: None, message: msg.into() });
-        } else if !t.contains('|') && is_source(t) {
-            hits.push(Hit { file: t.into(), line: None, col: None, message: msg.into() });
-            diffing = true;
-        } else if let Some((gutter, _)) = t.split_once('|').filter(|_| diffing) {
-            let changed = gutter.ends_with('-') || gutter.ends_with('+');
-            let line = gutter.split_whitespace().find_map(|w| w.parse::<u32>().ok());
-            if let (true, Some(n), Some(h)) = (changed, line, hits.last_mut()) {
-                h.line = Some(n);
-                diffing = false;
-            }
-        }
-    }
-    hits
 }
 
 /// credo's default output: `┃ [W] ↘ message` (wrapped lines follow), then
@@ -201,7 +157,10 @@ fn credo(lines: &[String]) -> Vec<Hit> {
             continue;
         };
         let body = body.trim();
-        let tag = body.strip_prefix('[').and_then(|b| b.split_once("] ")).filter(|(t, _)| t.len() == 1);
+        let tag = body
+            .strip_prefix('[')
+            .and_then(|b| b.split_once("] "))
+            .filter(|(t, _)| t.len() == 1);
         if let Some((tag, rest)) = tag {
             // The arrow after the tag shows the priority.
             let msg = rest.split_once(' ').map_or(rest, |(_, m)| m);
@@ -216,37 +175,6 @@ fn credo(lines: &[String]) -> Vec<Hit> {
                 None => {}
             }
         }
-    }
-    hits
-}
-
-/// `  1) test name (Module)`, then `     test/x_test.exs:12` (where the test
-/// is defined); the stacktrace's line in the same file is where it failed.
-fn exunit(lines: &[String]) -> Vec<Hit> {
-    let mut hits = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        let t = l.trim_start();
-        let Some((n, name)) = t.split_once(") ") else { continue };
-        let is_test = ["test ", "doctest ", "property "].iter().any(|p| name.starts_with(p));
-        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) || !is_test || !name.ends_with(')') {
-            continue;
-        }
-        let Some((mut loc, _)) = lines.get(i + 1).and_then(|d| location(d.trim())) else { continue };
-        let mut why = None;
-        for b in lines[i + 2..].iter().map(|b| b.trim()).take_while(|b| !b.is_empty()) {
-            if let Some((at, _)) = location(b).filter(|(at, _)| at.file == loc.file) {
-                loc.line = at.line;
-                break;
-            }
-            if why.is_none() && b != "stacktrace:" && !b.starts_with("code:") {
-                why = Some(b.to_string());
-            }
-        }
-        let message = match why {
-            Some(w) => format!("{name}: {w}"),
-            None => name.to_string(),
-        };
-        hits.push(Hit::new(loc, message));
     }
     hits
 }
@@ -273,7 +201,12 @@ fn eslint(lines: &[String]) -> Vec<Hit> {
             continue;
         };
         let msg = words.collect::<Vec<_>>().join(" ");
-        hits.push(Hit { file: f.into(), line: line.parse().ok(), col: col.parse().ok(), message: msg });
+        hits.push(Hit {
+            file: f.into(),
+            line: line.parse().ok(),
+            col: col.parse().ok(),
+            message: msg,
+        });
     }
     hits
 }
@@ -303,16 +236,27 @@ impl Paths {
     /// The root is `$GITHUB_WORKSPACE`, else the nearest dir above the app
     /// holding `.git`; outside any checkout, paths stay app-relative.
     pub fn new(app: &Path) -> Paths {
-        let workspace = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from).and_then(|w| w.canonicalize().ok());
-        let root = workspace
-            .filter(|w| app.starts_with(w))
-            .or_else(|| app.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf));
-        Paths { app: app.to_path_buf(), root }
+        let workspace = std::env::var_os("GITHUB_WORKSPACE")
+            .map(PathBuf::from)
+            .and_then(|w| w.canonicalize().ok());
+        let root = workspace.filter(|w| app.starts_with(w)).or_else(|| {
+            app.ancestors()
+                .find(|d| d.join(".git").exists())
+                .map(Path::to_path_buf)
+        });
+        Paths {
+            app: app.to_path_buf(),
+            root,
+        }
     }
 
     pub fn relative(&self, file: &str) -> String {
         let path = Path::new(file);
-        let abs = if path.is_absolute() { path.to_path_buf() } else { self.app.join(path) };
+        let abs = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.app.join(path)
+        };
         let base = self.root.as_deref().unwrap_or(&self.app);
         match abs.strip_prefix(base) {
             Ok(rel) => rel.display().to_string(),

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use super::{Ctx, StepId};
 use crate::plan::{Action, Cmd, Phase, StepPlan};
 
-const HINT: &str = "fix the assets error above (reproduce with the command it names)";
+const HINT: &str = "run the failing command above in the assets dir and correct what it reports";
 
 pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let cfg = &ctx.config.assets;
@@ -23,20 +23,25 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
             format!("no {} in the app: set [assets] dir in xtask.toml, or drop the step from [ci] steps", package.strip_prefix(ctx.app).unwrap_or(&package).display()),
         ));
     }
-    let text = std::fs::read_to_string(&package).with_context(|| format!("read {}", package.display()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", package.display()))?;
+    let text =
+        std::fs::read_to_string(&package).with_context(|| format!("read {}", package.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", package.display()))?;
     let scripts = json.get("scripts").and_then(|s| s.as_object());
 
-    let mut npm = vec![Action::Run(
-        Cmd::new("npm", &dir).arg("ci").hint(format!("`npm ci` needs a package-lock.json in sync: run `npm install` in {} and commit it", cfg.dir.display())),
-    )];
+    let mut npm = vec![Action::Run(Cmd::new("npm", &dir).arg("ci").hint(format!(
+        "`npm ci` needs a package-lock.json in sync: run `npm install` in {} and commit it",
+        cfg.dir.display()
+    )))];
     for script in &cfg.scripts {
         npm.push(match scripts.is_some_and(|s| s.contains_key(script)) {
             // `npm test` is npm's own shorthand; other scripts need `run`.
             true if script == "test" => Action::Run(Cmd::new("npm", &dir).arg("test")),
             true => Action::Run(Cmd::new("npm", &dir).args(["run", script])),
-            false => Action::Skip { what: format!("npm run {script}"), why: "package.json has no such script".into() },
+            false => Action::Skip {
+                what: format!("npm run {script}"),
+                why: "package.json has no such script".into(),
+            },
         });
     }
 
@@ -44,10 +49,17 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     if ctx.project.has_alias(&cfg.deploy) {
         deploy.push(Action::Run(Cmd::mix(ctx.app, &[cfg.deploy.as_str()])));
     } else {
-        deploy.push(Action::Skip { what: format!("mix {}", cfg.deploy), why: "mix.exs defines no such alias".into() });
+        deploy.push(Action::Skip {
+            what: format!("mix {}", cfg.deploy),
+            why: "mix.exs defines no such alias".into(),
+        });
     }
     let outputs: Vec<PathBuf> = cfg.outputs.iter().map(|o| ctx.app.join(o)).collect();
-    let names: Vec<String> = cfg.outputs.iter().map(|o| o.display().to_string()).collect();
+    let names: Vec<String> = cfg
+        .outputs
+        .iter()
+        .map(|o| o.display().to_string())
+        .collect();
     deploy.push(Action::Native {
         describe: format!("check {} exist and are not empty", names.join(", ")),
         run: Box::new(move |ctx| check_outputs(&outputs, ctx)),
@@ -55,9 +67,16 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
 
     // Phoenix's package.json installs `phoenix` and friends from ../deps,
     // so npm waits for `deps` only when the package refers to them.
-    let needs: &[StepId] = if text.contains("deps/") { &[StepId::Deps] } else { &[] };
+    let needs: &[StepId] = if text.contains("deps/") {
+        &[StepId::Deps]
+    } else {
+        &[]
+    };
     let mut plan = StepPlan::new(StepId::Assets, needs, npm, HINT);
-    plan.phases.push(Phase { needs: vec![StepId::Compile], actions: deploy });
+    plan.phases.push(Phase {
+        needs: vec![StepId::Compile],
+        actions: deploy,
+    });
     Ok(plan)
 }
 

@@ -6,5 +6,10 @@ use crate::plan::{Action, Cmd, StepPlan};
 
 pub fn plan(ctx: &Ctx) -> StepPlan {
     let cmd = Cmd::mix(ctx.app, &["compile", "--warnings-as-errors"]);
-    StepPlan::new(StepId::Compile, &[StepId::Deps], vec![Action::Run(cmd)], "fix the warnings above; they fail the build")
+    StepPlan::new(
+        StepId::Compile,
+        &[StepId::Deps],
+        vec![Action::Run(cmd)],
+        "resolve the compiler warnings above: with --warnings-as-errors they fail the build",
+    )
 }

@@ -19,5 +19,10 @@ pub fn plan(ctx: &Ctx) -> StepPlan {
             why: "no mix.lock, so there are no locked deps to check".into(),
         },
     });
-    StepPlan::new(StepId::Deps, &[], actions, "run `mix deps.get` and check the deps in mix.exs")
+    StepPlan::new(
+        StepId::Deps,
+        &[],
+        actions,
+        "run `mix deps.get` and check the deps in mix.exs",
+    )
 }

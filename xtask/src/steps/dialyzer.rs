@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use super::{Ctx, StepId};
 use crate::plan::{Action, Cmd, StepPlan};
 
-const HINT: &str = "fix the type errors at the file:line dialyzer names, or correct the @spec";
+const HINT: &str = "correct the code or its @spec at the file:line dialyzer names";
 
 /// Elixir's apps live beside `elixir` in Elixir's lib dir, not in OTP's.
 const ELIXIR_APPS: [&str; 6] = ["elixir", "logger", "mix", "ex_unit", "eex", "iex"];
@@ -28,28 +28,53 @@ fn beam_facts(app: &Path) -> Result<Beam> {
     let sh = xshell::Shell::new()?;
     sh.change_dir(app);
     let script = r#"IO.write(Enum.join([System.otp_release(), :erlang.system_info(:version), System.version(), Path.dirname(:code.lib_dir(:elixir))], "|"))"#;
-    let out = xshell::cmd!(sh, "elixir -e {script}").quiet().read().context("ask elixir for its versions")?;
+    let out = xshell::cmd!(sh, "elixir -e {script}")
+        .quiet()
+        .read()
+        .context("ask elixir for its versions")?;
     let parts: Vec<&str> = out.trim().split('|').collect();
-    let [otp, erts, elixir, lib] = parts[..] else { bail!("unexpected answer from elixir: {out}") };
+    let [otp, erts, elixir, lib] = parts[..] else {
+        bail!("unexpected answer from elixir: {out}")
+    };
     // Debian's elixir reports `/usr/lib/elixir/bin/../lib`; resolve it so
     // the echoed commands stay readable.
     let elixir_lib = Path::new(lib).canonicalize().unwrap_or_else(|_| lib.into());
-    Ok(Beam { otp: otp.into(), erts: erts.into(), elixir: elixir.into(), elixir_lib })
+    Ok(Beam {
+        otp: otp.into(),
+        erts: erts.into(),
+        elixir: elixir.into(),
+        elixir_lib,
+    })
 }
 
 /// FNV-1a: a stable hash for the cache key (std's hasher may change between
 /// Rust releases, which would invalidate every cache for nothing).
 fn fnv(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+    data.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
 }
 
 fn key(beam: &Beam, lock: Option<&str>, apps: &[String]) -> String {
-    let lock = lock.map_or("none".to_string(), |l| format!("{:016x}", fnv(l.as_bytes())));
-    format!("otp={} erts={} elixir={} mix.lock={lock} apps={}\n", beam.otp, beam.erts, beam.elixir, apps.join(","))
+    let lock = lock.map_or("none".to_string(), |l| {
+        format!("{:016x}", fnv(l.as_bytes()))
+    });
+    format!(
+        "otp={} erts={} elixir={} mix.lock={lock} apps={}\n",
+        beam.otp,
+        beam.erts,
+        beam.elixir,
+        apps.join(",")
+    )
 }
 
 /// The guard: the PLT may be reused when it exists and its key matches.
-fn fresh(app: &Path, plt: PathBuf, key_file: PathBuf, key: String) -> Box<dyn Fn() -> Option<String> + Send> {
+fn fresh(
+    app: &Path,
+    plt: PathBuf,
+    key_file: PathBuf,
+    key: String,
+) -> Box<dyn Fn() -> Option<String> + Send> {
     let (shown, plt, key_file) = (plt.clone(), app.join(plt), app.join(key_file));
     Box::new(move || {
         let stored = std::fs::read_to_string(&key_file).ok()?;
@@ -61,14 +86,18 @@ fn fresh(app: &Path, plt: PathBuf, key_file: PathBuf, key: String) -> Box<dyn Fn
 fn record_key(key_file: PathBuf, key: String) -> Action {
     Action::Native {
         describe: format!("record the PLT key in {}", key_file.display()),
-        run: Box::new(move |ctx| std::fs::write(ctx.base.join(&key_file), &key).context("write the PLT key")),
+        run: Box::new(move |ctx| {
+            std::fs::write(ctx.base.join(&key_file), &key).context("write the PLT key")
+        }),
     }
 }
 
 fn mkdir(dir: PathBuf) -> Action {
     Action::Native {
         describe: format!("create {}", dir.display()),
-        run: Box::new(move |ctx| std::fs::create_dir_all(ctx.base.join(&dir)).context("create the PLT dir")),
+        run: Box::new(move |ctx| {
+            std::fs::create_dir_all(ctx.base.join(&dir)).context("create the PLT dir")
+        }),
     }
 }
 
@@ -86,11 +115,21 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         // dialyxir puts its PLTs where mix.exs says (plt_local_path,
         // plt_core_path); the key only decides when to rebuild them.
         let fresh = fresh(ctx.app, key_file.clone(), key_file.clone(), key.clone());
-        actions.push(Action::RunUnless { cmd, when: "when the PLT key changed", fresh });
+        actions.push(Action::RunUnless {
+            cmd,
+            when: "when the PLT key changed",
+            fresh,
+        });
         actions.push(record_key(key_file, key));
-        let check = Cmd::mix(ctx.app, &["dialyzer", "--format", "short"]).args(ctx.config.dialyzer.args.iter().cloned());
+        let check = Cmd::mix(ctx.app, &["dialyzer", "--format", "short"])
+            .args(ctx.config.dialyzer.args.iter().cloned());
         actions.push(Action::Run(check));
-        return Ok(StepPlan::new(StepId::Dialyzer, &[StepId::Compile], actions, HINT));
+        return Ok(StepPlan::new(
+            StepId::Dialyzer,
+            &[StepId::Compile],
+            actions,
+            HINT,
+        ));
     }
 
     let apps = &ctx.config.dialyzer.plt_apps;
@@ -111,25 +150,50 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     actions.push(mkdir(plt_dir.clone()));
     // Elixir's beams need Elixir on the code path (`-pa`), else dialyzer
     // fails on `elixir_erl:debug_info`.
-    let elixir_ebin = beam.elixir_lib.join("elixir").join("ebin").display().to_string();
+    let elixir_ebin = beam
+        .elixir_lib
+        .join("elixir")
+        .join("ebin")
+        .display()
+        .to_string();
     let build = Cmd::new("dialyzer", ctx.app)
         .args(["--build_plt", "-pa", &elixir_ebin, "--output_plt"])
         .arg(plt.display().to_string())
         .arg("--apps")
         .args(app_paths);
-    actions.push(Action::RunUnless { cmd: build, when: "when the PLT key changed", fresh: fresh(ctx.app, plt.clone(), key_file.clone(), key.clone()) });
+    actions.push(Action::RunUnless {
+        cmd: build,
+        when: "when the PLT key changed",
+        fresh: fresh(ctx.app, plt.clone(), key_file.clone(), key.clone()),
+    });
     actions.push(record_key(key_file, key));
     let env = std::env::var("MIX_ENV").unwrap_or_else(|_| "dev".into());
-    let ebin = Path::new("_build").join(env).join("lib").join(&ctx.project.app).join("ebin");
+    let ebin = Path::new("_build")
+        .join(env)
+        .join("lib")
+        .join(&ctx.project.app)
+        .join("ebin");
     // `--fullpath` makes warnings name `lib/…/file.ex:LINE`, relative to
     // the app, and `--no_indentation` keeps each warning on one line.
     let check = Cmd::new("dialyzer", ctx.app)
-        .args(["--no_check_plt", "--fullpath", "--no_indentation", "-pa", &elixir_ebin, "--plt"])
+        .args([
+            "--no_check_plt",
+            "--fullpath",
+            "--no_indentation",
+            "-pa",
+            &elixir_ebin,
+            "--plt",
+        ])
         .arg(plt.display().to_string())
         .args(ctx.config.dialyzer.args.iter().cloned())
         .arg(ebin.display().to_string());
     actions.push(Action::Run(check));
-    Ok(StepPlan::new(StepId::Dialyzer, &[StepId::Compile], actions, HINT))
+    Ok(StepPlan::new(
+        StepId::Dialyzer,
+        &[StepId::Compile],
+        actions,
+        HINT,
+    ))
 }
 
 #[cfg(test)]
@@ -137,18 +201,34 @@ mod tests {
     use super::*;
 
     fn beam(otp: &str, elixir: &str) -> Beam {
-        Beam { otp: otp.into(), erts: "13.1.5".into(), elixir: elixir.into(), elixir_lib: "/x".into() }
+        Beam {
+            otp: otp.into(),
+            erts: "13.1.5".into(),
+            elixir: elixir.into(),
+            elixir_lib: "/x".into(),
+        }
     }
 
     #[test]
     fn key_changes_with_otp_elixir_lock_and_apps() {
         let apps = vec!["erts".to_string()];
         let base = key(&beam("25", "1.14.0"), None, &apps);
-        assert_eq!(base, key(&beam("25", "1.14.0"), None, &apps), "the key is stable");
+        assert_eq!(
+            base,
+            key(&beam("25", "1.14.0"), None, &apps),
+            "the key is stable"
+        );
         assert_ne!(base, key(&beam("26", "1.14.0"), None, &apps));
         assert_ne!(base, key(&beam("25", "1.15.7"), None, &apps));
         assert_ne!(base, key(&beam("25", "1.14.0"), Some("%{}"), &apps));
-        assert_ne!(base, key(&beam("25", "1.14.0"), None, &["erts".into(), "kernel".into()]));
+        assert_ne!(
+            base,
+            key(
+                &beam("25", "1.14.0"),
+                None,
+                &["erts".into(), "kernel".into()]
+            )
+        );
     }
 
     #[test]

@@ -10,5 +10,10 @@ pub fn plan(ctx: &Ctx) -> StepPlan {
     };
     // Formatter plugins (Phoenix's HTML formatter) come from deps, so the
     // step waits for them; it never compiles the app itself.
-    StepPlan::new(StepId::Format, &[StepId::Deps], vec![Action::Run(cmd)], "run `cargo xtask format --fix`, then commit")
+    StepPlan::new(
+        StepId::Format,
+        &[StepId::Deps],
+        vec![Action::Run(cmd)],
+        "run `cargo xtask format --fix`, then commit",
+    )
 }

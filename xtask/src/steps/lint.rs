@@ -6,7 +6,11 @@ use crate::plan::{Action, Cmd, StepPlan};
 
 pub fn credo(ctx: &Ctx) -> StepPlan {
     if !ctx.project.has_dep("credo") {
-        return missing_tool(StepId::Credo, ctx, r#"{:credo, "~> 1.7", only: [:dev, :test], runtime: false}"#);
+        return missing_tool(
+            StepId::Credo,
+            ctx,
+            r#"{:credo, "~> 1.7", only: [:dev, :test], runtime: false}"#,
+        );
     }
     let mut cmd = Cmd::mix(ctx.app, &["credo"]);
     if ctx.config.credo.strict {
@@ -19,13 +23,17 @@ pub fn credo(ctx: &Ctx) -> StepPlan {
         StepId::Credo,
         &[StepId::Compile],
         vec![Action::Run(cmd)],
-        "fix the issues credo lists (`mix credo explain FILE:LINE` says why)",
+        "address the issues credo lists (`mix credo explain FILE:LINE` says why)",
     )
 }
 
 pub fn sobelow(ctx: &Ctx) -> StepPlan {
     if !ctx.project.has_dep("sobelow") {
-        return missing_tool(StepId::Sobelow, ctx, r#"{:sobelow, "~> 0.13", only: [:dev, :test], runtime: false}"#);
+        return missing_tool(
+            StepId::Sobelow,
+            ctx,
+            r#"{:sobelow, "~> 0.13", only: [:dev, :test], runtime: false}"#,
+        );
     }
     // `--private` skips sobelow's version check over the network.
     let mut cmd = Cmd::mix(ctx.app, &["sobelow", "--private"]);
@@ -44,6 +52,6 @@ pub fn sobelow(ctx: &Ctx) -> StepPlan {
         StepId::Sobelow,
         &[StepId::Compile],
         vec![Action::Run(cmd)],
-        "fix the findings, or mark a false positive with `# sobelow_skip [\"Type\"]`",
+        "address the findings, or mark a false positive with `# sobelow_skip [\"Type\"]`",
     )
 }

@@ -17,6 +17,7 @@ mod deps;
 mod dialyzer;
 mod format;
 mod lint;
+pub mod test;
 
 /// The steps, in the order `ci` lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, ValueEnum)]
@@ -29,10 +30,11 @@ pub enum StepId {
     Sobelow,
     Dialyzer,
     Assets,
+    Test,
 }
 
 impl StepId {
-    pub const ALL: [StepId; 7] = [
+    pub const ALL: [StepId; 8] = [
         StepId::Deps,
         StepId::Format,
         StepId::Compile,
@@ -40,6 +42,7 @@ impl StepId {
         StepId::Sobelow,
         StepId::Dialyzer,
         StepId::Assets,
+        StepId::Test,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +54,7 @@ impl StepId {
             StepId::Sobelow => "sobelow",
             StepId::Dialyzer => "dialyzer",
             StepId::Assets => "assets",
+            StepId::Test => "test",
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct Ctx<'a> {
     /// `format --fix`.
     pub fix: bool,
     pub require_all: bool,
+    /// `test`'s flags (the defaults under `ci`).
+    pub test: &'a test::TestArgs,
 }
 
 pub fn plan(id: StepId, ctx: &Ctx) -> Result<StepPlan> {
@@ -76,6 +82,7 @@ pub fn plan(id: StepId, ctx: &Ctx) -> Result<StepPlan> {
         StepId::Sobelow => lint::sobelow(ctx),
         StepId::Dialyzer => dialyzer::plan(ctx)?,
         StepId::Assets => assets::plan(ctx)?,
+        StepId::Test => test::plan(ctx)?,
     };
     Ok(plan)
 }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The baseline for scripts/bench.sh: the same quality steps `cargo xtask ci`
+# runs, one after another in the recipe's order, as a plain CI script would.
+# Usage: scripts/bench-sequential.sh APP_DIR PLT_FILE
+set -euo pipefail
+app=$1 plt=$2
+elixir_lib=$(elixir -e 'IO.write(Path.dirname(:code.lib_dir(:elixir)))')
+cd "$app"
+mix deps.get
+mix deps.compile
+mix format --check-formatted
+mix compile --warnings-as-errors
+dialyzer --no_check_plt --fullpath --no_indentation -pa "$elixir_lib/elixir/ebin" --plt "$plt" "_build/dev/lib/demo/ebin"
+(cd assets && npm ci && npm run lint && npm test && npm run build)
+mix assets.deploy
+test -s priv/static/assets/app.js && test -s priv/static/assets/app.css

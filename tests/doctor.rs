@@ -1,0 +1,297 @@
+//! End-to-end tests of `cargo xtask doctor` on this machine: the real tools
+//! on PATH, the real docker socket. Pins that nothing can match stand in for
+//! a drifted machine, so the tests hold on any machine; a PATH without node
+//! and a DOCKER_HOST that goes nowhere stand in for a missing tool and a
+//! stopped daemon.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{root, xtask, Done, Run};
+
+const CHECKS: [&str; 12] = [
+    "erlang/OTP",
+    "elixir",
+    "node",
+    "npm",
+    "docker",
+    "docker daemon",
+    "postgres",
+    "redis",
+    "git",
+    "flyctl",
+    "disk space",
+    "app dir",
+];
+
+/// A config for the real demo whose pins no installed Elixir or OTP has.
+fn drifted() -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let text = format!(
+        "app_dir = \"{}\"\n[toolchain]\nelixir = \"0.1\"\notp = \"1\"\n",
+        root().join("demo").display()
+    );
+    std::fs::write(file.path(), text).unwrap();
+    file
+}
+
+fn doctor(config: Option<&Path>) -> Run {
+    let run = xtask(&["doctor"]);
+    match config {
+        Some(c) => run.env("XTASK_CONFIG", c.to_str().unwrap()),
+        None => run,
+    }
+}
+
+/// The table's row for `check`, split into its columns: status, check,
+/// found, version, pin, match, where.
+fn row(done: &Done, check: &str) -> Vec<String> {
+    let line = done
+        .stdout
+        .lines()
+        .find(|l| l.split("  ").map(str::trim).any(|c| c == check))
+        .unwrap_or_else(|| panic!("no row for {check}:\n{}", done.all()));
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn every_check_has_a_row_and_this_machine_passes_outside_nix() {
+    let done = doctor(None).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    for check in CHECKS {
+        row(&done, check);
+    }
+    // Whatever differs from the pins (on Debian: Elixir 1.14, OTP 25,
+    // Postgres 15) is a warning that names the way out.
+    for check in ["erlang/OTP", "elixir", "postgres", "redis"] {
+        let r = row(&done, check);
+        if r[5] == "no" {
+            assert_eq!(r[0], "warn", "{r:?}");
+            assert!(done.stderr.contains("nix develop"), "{}", done.stderr);
+        }
+    }
+    assert_eq!(row(&done, "app dir")[3], ":demo");
+}
+
+#[test]
+fn outside_nix_a_mismatch_warns_and_passes() {
+    let config = drifted();
+    let done = doctor(Some(config.path())).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let elixir = row(&done, "elixir");
+    assert_eq!(
+        (elixir[0].as_str(), elixir[4].as_str(), elixir[5].as_str()),
+        ("warn", "0.1", "no"),
+        "{elixir:?}"
+    );
+    assert!(
+        done.stderr.contains("doctor: warning: elixir:"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("nix develop"), "{}", done.stderr);
+}
+
+#[test]
+fn inside_nix_a_mismatch_is_an_error() {
+    let config = drifted();
+    let done = doctor(Some(config.path()))
+        .env("IN_NIX_SHELL", "impure")
+        .run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(row(&done, "elixir")[0], "error");
+    assert_eq!(row(&done, "erlang/OTP")[0], "error");
+    assert!(
+        done.stderr.contains("inside the Nix shell"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn the_repo_pins_inside_nix_fail_exactly_when_a_version_differs() {
+    let outside = doctor(None).run();
+    let differs = ["erlang/OTP", "elixir", "node", "postgres", "redis"]
+        .iter()
+        .any(|c| row(&outside, c)[5] == "no");
+    let inside = doctor(None).env("IN_NIX_SHELL", "1").run();
+    assert_eq!(
+        inside.code,
+        Some(if differs { 1 } else { 0 }),
+        "{}",
+        inside.all()
+    );
+}
+
+#[test]
+fn ci_stops_before_any_step_when_the_doctor_finds_an_error() {
+    let config = drifted();
+    let done = xtask(&["ci"])
+        .env("XTASK_CONFIG", config.path().to_str().unwrap())
+        .env("IN_NIX_SHELL", "impure")
+        .run();
+    assert_eq!(done.code, Some(2), "{}", done.all());
+    assert!(
+        done.stderr
+            .contains("doctor found problems, so nothing ran"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("elixir: "), "{}", done.stderr);
+    assert!(done.stderr.contains("\nfix: "), "{}", done.stderr);
+    assert!(
+        !done.stderr.contains("summary"),
+        "no step ran:\n{}",
+        done.stderr
+    );
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A dir of links to every program on PATH but `left_out`, to stand for a
+/// machine without them.
+fn path_without(left_out: &[&str]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::env::var_os("PATH").unwrap();
+    for d in std::env::split_paths(&path) {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let link: PathBuf = dir.path().join(&name);
+            if left_out.iter().any(|l| name == *l) || link.symlink_metadata().is_ok() {
+                continue;
+            }
+            let _ = std::os::unix::fs::symlink(e.path(), link);
+        }
+    }
+    let p = dir.path().display().to_string();
+    (dir, p)
+}
+
+#[test]
+fn a_missing_tool_is_reported_and_only_warned_about() {
+    let (_dir, path) = path_without(&["node", "npm", "npx"]);
+    let done = doctor(None).env("PATH", &path).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let node = row(&done, "node");
+    assert_eq!(
+        (node[0].as_str(), node[2].as_str()),
+        ("warn", "no"),
+        "{node:?}"
+    );
+    assert_eq!(row(&done, "npm")[2], "no");
+    assert!(
+        done.stderr.contains("doctor: warning: node: not on PATH"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn a_missing_elixir_is_an_error_everywhere() {
+    let (_dir, path) = path_without(&["elixir", "mix", "iex", "elixirc"]);
+    let done = doctor(None).env("PATH", &path).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    let elixir = row(&done, "elixir");
+    assert_eq!(
+        (elixir[0].as_str(), elixir[2].as_str()),
+        ("error", "no"),
+        "{elixir:?}"
+    );
+}
+
+#[test]
+fn docker_down_is_a_warning() {
+    let done = doctor(None)
+        .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let daemon = row(&done, "docker daemon");
+    assert_eq!(
+        (daemon[0].as_str(), daemon[2].as_str()),
+        ("warn", "no"),
+        "{daemon:?}"
+    );
+    assert!(
+        done.stderr
+            .contains("docker daemon: unreachable at /nonexistent.sock"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn a_bad_app_dir_is_an_error() {
+    let done = xtask(&["doctor", "--app-dir", "/nonexistent/app"]).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(row(&done, "app dir")[0], "error");
+    assert!(
+        done.stderr.contains("/nonexistent/app does not exist"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn json_has_every_check_and_takes_under_a_second() {
+    let done = xtask(&["doctor", "--output", "json"]).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let json: serde_json::Value = serde_json::from_str(&done.stdout).expect("stdout is JSON");
+    let checks: Vec<&str> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, CHECKS);
+    assert_eq!(json["in_nix_shell"], false);
+    let elapsed = json["elapsed_ms"].as_u64().unwrap();
+    assert!(elapsed < 1000, "the doctor took {elapsed} ms");
+}
+
+#[test]
+fn version_manager_shims_are_asked_for_their_versions() {
+    // asdf and the like put scripts on PATH, with no installation beside
+    // them to read the versions from, so the doctor has to start the BEAM.
+    let plain = doctor(None).run();
+    let shims = tempfile::tempdir().unwrap();
+    for tool in ["elixir", "erl"] {
+        let real = which(tool).expect("elixir and erl are installed");
+        let shim = shims.path().join(tool);
+        std::fs::write(
+            &shim,
+            format!("#!/bin/sh\nexec {} \"$@\"\n", real.display()),
+        )
+        .unwrap();
+        let mut perms = std::fs::metadata(&shim).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&shim, perms).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        shims.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let done = doctor(None).env("PATH", &path).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    for check in ["erlang/OTP", "elixir"] {
+        let (shimmed, direct) = (row(&done, check), row(&plain, check));
+        assert_eq!(shimmed[3], direct[3], "{check}: {shimmed:?} vs {direct:?}");
+        assert!(
+            shimmed[6].starts_with(&shims.path().display().to_string()),
+            "{shimmed:?}"
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! `cargo xtask doctor`: is this machine the one CI is? One row per tool
+//! (found, version, the pin from xtask.toml's [toolchain], whether they
+//! match), then the docker daemon, disk space for images, and the app dir.
+//! Inside the Nix dev shell a mismatch is an error, since the shell exists
+//! to provide the pins; outside it a warning that names `nix develop`.
+//! `ci` runs the same checks first, so a drifted machine fails with its
+//! cause instead of a cryptic Mix error.
+
+mod output;
+mod probe;
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use crate::cli::{Cli, Output};
+use crate::config::{Loaded, Toolchain};
+use crate::{report, Exit};
+use output::{json, problems, table};
+use probe::Probe;
+use rows::{app_row, daemon_row, disk_row, Judge, Need, Pin};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warning,
+    Error,
+}
+
+/// One line of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub check: &'static str,
+    pub found: bool,
+    pub path: Option<PathBuf>,
+    pub version: Option<String>,
+    pub pin: Option<String>,
+    /// `None` when there is nothing to compare.
+    pub matches: Option<bool>,
+    pub level: Level,
+    /// What is wrong (empty when all is well).
+    pub note: String,
+    /// How to put it right.
+    pub fix: String,
+}
+
+impl Row {
+    fn new(check: &'static str, probe: &Probe) -> Row {
+        let found = probe.path.is_some();
+        let (version, path) = (probe.version.clone(), probe.path.clone());
+        Row {
+            check,
+            found,
+            path,
+            version,
+            pin: None,
+            matches: None,
+            level: Level::Ok,
+            note: String::new(),
+            fix: String::new(),
+        }
+    }
+
+    fn problem(mut self, level: Level, note: impl Into<String>, fix: impl Into<String>) -> Row {
+        self.level = level;
+        self.note = note.into();
+        self.fix = fix.into();
+        self
+    }
+}
+
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub in_nix: bool,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    fn count(&self, level: Level) -> usize {
+        self.rows.iter().filter(|r| r.level == level).count()
+    }
+}
+
+/// The app dir as `ci` will use it, before anything checks that it exists.
+pub fn app_dir(cli: &Cli, loaded: &Loaded) -> PathBuf {
+    cli.global
+        .app_dir
+        .clone()
+        .unwrap_or_else(|| loaded.root.join(&loaded.config.app_dir))
+}
+
+/// Every check, run at the same time; the slowest (starting the BEAM)
+/// decides how long the doctor takes.
+pub fn check(toolchain: &Toolchain, app: &Path) -> Report {
+    let started = Instant::now();
+    let in_nix = std::env::var_os("IN_NIX_SHELL").is_some_and(|v| !v.is_empty());
+    let endpoint = probe::Endpoint::from_env();
+    let ((otp, elixir), npm, probes, daemon) = std::thread::scope(|s| {
+        let beam = s.spawn(probe::beam);
+        let npm = s.spawn(probe::npm);
+        let tools: Vec<_> = [
+            (&["node"][..], &["--version"][..]),
+            (&["docker"], &["--version"]),
+            (&["postgres"], &["--version"]),
+            (&["redis-server"], &["--version"]),
+            (&["git"], &["--version"]),
+            (&["flyctl", "fly"], &["version"]),
+        ]
+        .into_iter()
+        .map(|(names, args)| s.spawn(move || probe::tool(names, args)))
+        .collect();
+        let daemon = s.spawn(|| probe::docker_daemon(&endpoint));
+        let probes: Vec<Probe> = tools
+            .into_iter()
+            .map(|t| t.join().unwrap_or_default())
+            .collect();
+        let failed = || Err("the check panicked".to_string());
+        (
+            beam.join().unwrap_or_default(),
+            npm.join().unwrap_or_default(),
+            probes,
+            daemon.join().unwrap_or_else(|_| failed()),
+        )
+    });
+    let [node, docker, postgres, redis, git, flyctl] =
+        <[Probe; 6]>::try_from(probes).expect("six probes");
+
+    let judge = Judge { in_nix };
+    let tc = toolchain;
+    let mut rows = vec![
+        judge.pinned(&otp, "otp", &tc.otp, Pin::Series, Need::Required),
+        judge.pinned(&elixir, "elixir", &tc.elixir, Pin::Series, Need::Required),
+        judge.pinned(
+            &node,
+            "node",
+            &tc.node,
+            Pin::AtLeast,
+            Need::Optional("the assets step needs it"),
+        ),
+        judge.unpinned(
+            &npm,
+            "npm",
+            "the assets step needs it",
+            "install Node.js, which brings npm",
+        ),
+        judge.unpinned(
+            &docker,
+            "docker",
+            "service containers need it",
+            "install docker",
+        ),
+        daemon_row(&endpoint, &daemon),
+        judge.pinned(
+            &postgres,
+            "postgres",
+            &tc.postgres,
+            Pin::Series,
+            Need::Optional("native services need it"),
+        ),
+        judge.pinned(
+            &redis,
+            "redis",
+            &tc.redis,
+            Pin::Series,
+            Need::Optional("native services need redis-server"),
+        ),
+        judge.unpinned(&git, "git", "the repo checks need it", "install git"),
+        judge.unpinned(
+            &flyctl,
+            "flyctl",
+            "optional until deploys are part of ci",
+            "install flyctl (fly.io/docs/flyctl/install)",
+        ),
+    ];
+    if elixir.path.is_some() && crate::proc::which("mix").is_none() {
+        let fix = "reinstall Elixir, which brings mix, or enter the dev shell with `nix develop`";
+        rows[1] = rows[1]
+            .clone()
+            .problem(Level::Error, "`mix` is not on PATH beside elixir", fix);
+    }
+    rows.push(disk_row(
+        daemon.as_ref().ok().and_then(|d| d.root_dir.clone()),
+        app,
+    ));
+    rows.push(app_row(app));
+    Report {
+        rows,
+        in_nix,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// `cargo xtask doctor`: the table (or JSON) on stdout, problems on stderr.
+pub fn run(cli: &Cli, loaded: &Loaded) -> Result<Exit> {
+    let report = check(&loaded.config.toolchain, &app_dir(cli, loaded));
+    let mode = report::resolve(cli.global.output);
+    if mode == Output::Json {
+        println!("{}", json(&report));
+    } else {
+        print!("{}", table(&report));
+    }
+    problems(report.rows.iter(), mode == Output::Github);
+    let (errors, warnings) = (report.count(Level::Error), report.count(Level::Warning));
+    eprintln!(
+        "doctor: {errors} errors, {warnings} warnings in {}",
+        report::secs(report.elapsed)
+    );
+    Ok(if errors > 0 {
+        Exit::Failed
+    } else {
+        Exit::Passed
+    })
+}
+
+/// What `ci` runs before anything else: one line per warning, and on an
+/// error, a stop with every cause and its fix (exit 2, nothing has run).
+pub fn preflight(cli: &Cli, loaded: &Loaded) -> Result<()> {
+    let report = check(&loaded.config.toolchain, &app_dir(cli, loaded));
+    // The errors end the run with one message that lists them; under GitHub
+    // Actions they are annotations as well.
+    let github = report::resolve(cli.global.output) == Output::Github;
+    problems(
+        report
+            .rows
+            .iter()
+            .filter(|r| github || r.level == Level::Warning),
+        github,
+    );
+    if let Some(msg) = output::errors(&report) {
+        bail!("{msg}");
+    }
+    if !cli.global.quiet {
+        let versions: Vec<String> = report
+            .rows
+            .iter()
+            .filter_map(|r| Some(format!("{} {}", r.check, r.version.as_deref()?)))
+            .collect();
+        eprintln!(
+            "doctor: {} in {}",
+            versions.join(", "),
+            report::secs(report.elapsed)
+        );
+    }
+    Ok(())
+}

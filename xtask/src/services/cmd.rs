@@ -1,0 +1,185 @@
+//! `cargo xtask services up|down|status`: the test services for
+//! development. `up` runs until Ctrl-C, or until `down` (from another
+//! terminal) removes its containers; URLs go to stdout, with the password
+//! shown as `***`, and everything else to stderr.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+use clap::Subcommand;
+
+use super::{labels, Backend, Services};
+use crate::cli::Cli;
+use crate::config::Config;
+use crate::mixproj::MixProject;
+use crate::{proc, redact, Exit};
+
+#[derive(Subcommand, Debug)]
+pub enum Action {
+    /// Start Postgres and Redis, print their URLs, and keep them running
+    /// until Ctrl-C or `cargo xtask services down`.
+    Up {
+        /// Where they run: docker, native or auto (default: XTASK_SERVICES,
+        /// else [services] backend, else auto).
+        #[arg(long, value_enum, value_name = "BACKEND")]
+        services: Option<Backend>,
+        /// Stop again as soon as both answer (for measuring start-up).
+        #[arg(long, hide = true)]
+        exit_when_ready: bool,
+    },
+    /// Remove every container this project started, found by its labels.
+    Down,
+    /// List this project's containers: service, port, run and owner.
+    Status,
+}
+
+pub fn run(
+    action: &Action,
+    cli: &Cli,
+    config: &Config,
+    app: &Path,
+    project: &MixProject,
+) -> Result<Exit> {
+    match action {
+        Action::Up {
+            services,
+            exit_when_ready,
+        } => up(*services, *exit_when_ready, cli, config, app, project),
+        Action::Down => down(app),
+        Action::Status => status(app),
+    }
+}
+
+fn up(
+    backend: Option<Backend>,
+    once: bool,
+    cli: &Cli,
+    config: &Config,
+    app: &Path,
+    project: &MixProject,
+) -> Result<Exit> {
+    let backend = super::backend(backend, config)?;
+    if backend == Backend::External {
+        bail!("with --services external there is nothing to start: use docker, native or auto");
+    }
+    let settings = super::resolve(config, app, &project.app, backend, 1)?;
+    if cli.global.dry_run {
+        println!("# start {}", settings.describe());
+        return Ok(Exit::Passed);
+    }
+    proc::handle_signals()?;
+    eprintln!("starting {}", settings.describe());
+    let started = Services::start(&settings, &mut |line| eprintln!("{}", redact::line(&line)))
+        .and_then(|s| {
+            let took = s.wait_ready()?;
+            s.recreate_databases(std::slice::from_ref(&s.database))?;
+            Ok((s, took))
+        });
+    let (services, took) = match started {
+        Err(_) if proc::interrupted() => return Ok(stopped()),
+        other => other?,
+    };
+    println!(
+        "{}",
+        redact::line(&format!(
+            "DATABASE_URL={}",
+            services.database_url(&services.database)
+        ))
+    );
+    println!("REDIS_URL={}", redact::line(services.redis_url().as_str()));
+    let source = match config.services.postgres_password == super::DEFAULT_PASSWORD {
+        true => {
+            "the default, `postgres`; set [services] postgres_password in xtask.toml to change it"
+        }
+        false => "[services] postgres_password in xtask.toml",
+    };
+    eprintln!("the password (shown as ***) is {source}");
+    eprintln!("ready in {} ms", took.as_millis());
+    if once {
+        return Ok(Exit::Passed);
+    }
+    eprintln!("running until Ctrl-C or `cargo xtask services down`");
+    let mut last_check = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        if proc::interrupted() {
+            drop(services);
+            return Ok(stopped());
+        }
+        if last_check.elapsed() >= Duration::from_secs(1) {
+            last_check = Instant::now();
+            if let Err(e) = services.alive() {
+                eprintln!("{}", redact::line(&format!("{e:#}")));
+                eprintln!("stopping: a service is gone (removed by `cargo xtask services down`?)");
+                drop(services);
+                return Ok(Exit::Passed);
+            }
+        }
+    }
+}
+
+/// After Ctrl-C or SIGTERM: what we started is already dropped.
+fn stopped() -> Exit {
+    eprintln!("stopped ({})", proc::signal_name());
+    proc::shutdown();
+    Exit::Interrupted
+}
+
+fn docker_answers() -> Result<()> {
+    labels::ping().map_err(|e| {
+        anyhow!(
+            "docker does not answer at {} ({e}): `services down` and `status` manage containers; \
+             native services stop with the `services up` that started them",
+            labels::docker_host()
+        )
+    })
+}
+
+fn down(app: &Path) -> Result<Exit> {
+    docker_answers()?;
+    let found = labels::list(labels::PROJECT, &labels::project_id(app))?;
+    if found.is_empty() {
+        eprintln!("no containers of this project");
+    }
+    for c in &found {
+        labels::remove(std::slice::from_ref(&c.id))?;
+        eprintln!(
+            "removed {} ({}, run {})",
+            labels::short(&c.id),
+            c.service,
+            c.run
+        );
+    }
+    Ok(Exit::Passed)
+}
+
+fn status(app: &Path) -> Result<Exit> {
+    docker_answers()?;
+    let found = labels::list(labels::PROJECT, &labels::project_id(app))?;
+    if found.is_empty() {
+        eprintln!("no containers of this project");
+        return Ok(Exit::Passed);
+    }
+    println!(
+        "{:<12}  {:<8}  {:>5}  {:<20}  {:<14}  STATE",
+        "ID", "SERVICE", "PORT", "RUN", "OWNER PID"
+    );
+    for c in found {
+        let owner = match c.pid {
+            Some(p) if labels::pid_alive(p) => format!("{p} (alive)"),
+            Some(p) => format!("{p} (gone)"),
+            None => "?".to_string(),
+        };
+        let port = c.port.map_or_else(|| "-".to_string(), |p| p.to_string());
+        println!(
+            "{:<12}  {:<8}  {port:>5}  {:<20}  {owner:<14}  {} ({})",
+            labels::short(&c.id),
+            c.service,
+            c.run,
+            c.state,
+            c.image
+        );
+    }
+    Ok(Exit::Passed)
+}

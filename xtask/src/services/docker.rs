@@ -1,0 +1,233 @@
+//! The docker backend: Postgres and Redis containers through testcontainers,
+//! started at once, published on random host ports, labelled so that any
+//! path out of the program (drop, panic, signal, SIGKILL and the next run's
+//! sweep) removes them. No wait strategy is set: readiness is checked over
+//! the wire (`wait.rs`), which needs no log parsing and can be interrupted.
+
+use anyhow::{anyhow, Result};
+use testcontainers::core::IntoContainerPort;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
+use url::Url;
+
+use super::{labels, urls, Settings};
+use crate::proc;
+
+const PG_PORT: u16 = 5432;
+const REDIS_PORT: u16 = 6379;
+
+/// The running containers; dropping this removes them.
+pub struct Containers {
+    postgres: Option<ContainerAsync<GenericImage>>,
+    redis: Option<ContainerAsync<GenericImage>>,
+    hook: u64,
+}
+
+/// `name:tag` → (name, tag); a registry port (`host:5000/img`) is not a tag.
+pub fn split_image(image: &str) -> (&str, &str) {
+    let name_start = image.rfind('/').map_or(0, |i| i + 1);
+    match image[name_start..].rfind(':') {
+        Some(i) => (&image[..name_start + i], &image[name_start + i + 1..]),
+        None => (image, "latest"),
+    }
+}
+
+fn request(image: &str, port: u16, s: &Settings, service: &str) -> ContainerRequest<GenericImage> {
+    let (name, tag) = split_image(image);
+    let mut req: ContainerRequest<GenericImage> = GenericImage::new(name, tag)
+        .with_exposed_port(port.tcp())
+        .into();
+    for (k, v) in labels::labels(&s.project, service) {
+        req = req.with_label(k, v);
+    }
+    req
+}
+
+pub fn start(s: &Settings) -> Result<(Containers, Url, Url)> {
+    // Registered before the first create, so a container whose start we
+    // abandon half-way (Ctrl-C) is still found by its run label.
+    let hook = proc::on_shutdown(labels::remove_run);
+    let mut postgres = request(&s.postgres_image, PG_PORT, s, "postgres")
+        .with_env_var("POSTGRES_USER", &s.user)
+        .with_env_var("POSTGRES_PASSWORD", &s.password)
+        // Throwaway data: durability only costs time here.
+        .with_cmd([
+            "postgres",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]);
+    if s.password.is_empty() {
+        postgres = postgres.with_env_var("POSTGRES_HOST_AUTH_METHOD", "trust");
+    }
+    let dbs = s.redis_dbs.to_string();
+    let redis = request(&s.redis_image, REDIS_PORT, s, "redis").with_cmd([
+        "redis-server",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--databases",
+        dbs.as_str(),
+    ]);
+    let (pg, rd) = super::block_on("starting the containers", async {
+        Ok(tokio::join!(postgres.start(), redis.start()))
+    })
+    .inspect_err(|_| labels::remove_run())?;
+    let failed = pg.as_ref().err().map(|e| {
+        explain(
+            e,
+            "postgres",
+            &s.postgres_image,
+            "XTASK_POSTGRES_IMAGE",
+            "postgres_image",
+        )
+    });
+    let failed = failed.or_else(|| {
+        rd.as_ref().err().map(|e| {
+            explain(
+                e,
+                "redis",
+                &s.redis_image,
+                "XTASK_REDIS_IMAGE",
+                "redis_image",
+            )
+        })
+    });
+    let containers = Containers {
+        postgres: pg.ok(),
+        redis: rd.ok(),
+        hook,
+    };
+    if let Some(e) = failed {
+        drop(containers);
+        // testcontainers leaves a container whose start failed in `Created`.
+        labels::remove_run();
+        return Err(e);
+    }
+    let (pg_url, redis_url) = super::block_on("reading the container ports", async {
+        let (pg, rd) = (
+            containers.postgres.as_ref().expect("started"),
+            containers.redis.as_ref().expect("started"),
+        );
+        let host = match pg.get_host().await? {
+            url::Host::Domain(d) if d == "localhost" => "127.0.0.1".to_string(),
+            h => h.to_string(),
+        };
+        let pg_url = urls::postgres(
+            &s.user,
+            &s.password,
+            &host,
+            pg.get_host_port_ipv4(PG_PORT).await?,
+            &s.database,
+        );
+        Ok((
+            pg_url,
+            urls::redis(&host, rd.get_host_port_ipv4(REDIS_PORT).await?, 0),
+        ))
+    })?;
+    Ok((containers, pg_url, redis_url))
+}
+
+/// A missing image is the common failure where no registry is reachable,
+/// so it gets its own message with the override.
+fn explain(
+    e: &testcontainers::TestcontainersError,
+    service: &str,
+    image: &str,
+    env: &str,
+    key: &str,
+) -> anyhow::Error {
+    let text = e.to_string();
+    if text.contains("pull") || text.contains("No such image") {
+        return anyhow!(
+            "the {service} image `{image}` is not on this machine and pulling it failed ({text}): \
+             pull it with `docker pull {image}`, or use an image you have (`docker images`) \
+             by setting {env} or [services] {key} in xtask.toml"
+        );
+    }
+    anyhow!("start the {service} container from `{image}`: {text}")
+}
+
+impl Containers {
+    pub fn ids(&self) -> Vec<String> {
+        [&self.postgres, &self.redis]
+            .into_iter()
+            .flatten()
+            .map(|c| c.id().to_string())
+            .collect()
+    }
+
+    /// Fails when a container stopped, with the end of its output.
+    pub fn alive(&self) -> Result<()> {
+        for (service, c) in [("postgres", &self.postgres), ("redis", &self.redis)] {
+            let Some(c) = c else { continue };
+            let running = super::rt().block_on(c.is_running()).unwrap_or(false);
+            if !running {
+                let out = super::rt().block_on(async {
+                    let mut out = c.stdout_to_vec().await.unwrap_or_default();
+                    out.extend(c.stderr_to_vec().await.unwrap_or_default());
+                    out
+                });
+                let text = String::from_utf8_lossy(&out);
+                let tail: Vec<&str> = text
+                    .lines()
+                    .rev()
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                return Err(anyhow!(
+                    "the {service} container {} stopped; its last output:\n{}",
+                    labels::short(c.id()),
+                    tail.join("\n")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let (pg, rd) = (self.postgres.take(), self.redis.take());
+        let removed = super::rt().block_on(async {
+            // `rm` force-removes; a failure falls back to testcontainers' own
+            // drop, and the shutdown hook stays registered as the last resort.
+            let rm = |c: Option<ContainerAsync<GenericImage>>| async move {
+                match c {
+                    Some(c) => c.rm().await.is_ok(),
+                    None => true,
+                }
+            };
+            let (a, b) = tokio::join!(rm(pg), rm(rd));
+            a && b
+        });
+        if removed {
+            proc::forget(self.hook);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_image_references() {
+        let cases = [
+            ("postgres:16-alpine", ("postgres", "16-alpine")),
+            ("phx-xtask-local/redis:7", ("phx-xtask-local/redis", "7")),
+            ("localhost:5000/pg", ("localhost:5000/pg", "latest")),
+            ("localhost:5000/pg:15", ("localhost:5000/pg", "15")),
+            ("redis", ("redis", "latest")),
+        ];
+        for (image, want) in cases {
+            assert_eq!(split_image(image), want, "{image}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+# Written by `cargo xtask test` under _build/ and run there with
+# `MIX_ENV=test mix run --no-start --no-compile`. It merges this run's
+# exported coverage (one .coverdata per partition), reports the total the way
+# `mix test.coverage` computes it, writes cover/lcov.info for Codecov-style
+# uploads, and fails below the threshold naming the modules that pull the
+# total down. Only OTP's :cover is used, so it needs no hex package.
+#
+# Environment:
+#   XTASK_COVER_EXPORTS          comma-separated export names (partition-1,...)
+#   XTASK_COVERAGE_THRESHOLD     overrides the app's threshold (xtask.toml)
+#   XTASK_COVERAGE_REPORT_ONLY   a reason not to enforce it (a partial run)
+defmodule XtaskCover do
+  @default_threshold 90
+
+  def main do
+    opts = Mix.Project.config()[:test_coverage] || []
+    output = Keyword.get(opts, :output, "cover")
+    files = coverdata(output)
+    start_cover()
+    beams = beams(Mix.Project.compile_path())
+    _ = :cover.compile_beam(Enum.map(beams, fn {_mod, path} -> path end))
+    Enum.each(files, fn f -> :ok = :cover.import(String.to_charlist(f)) end)
+
+    ignore = opts[:ignore_modules] || []
+    modules = Enum.reject(:cover.modules(), &ignored?(&1, ignore))
+    {:result, results, _fail} = :cover.analyse(:coverage, :line)
+    {per_module, total} = gather(results, modules)
+
+    lcov = Path.join(output, "lcov.info")
+    sources = write_lcov(lcov, modules, Map.new(beams))
+    {threshold, from} = threshold(opts)
+    IO.puts("coverage: #{pct(total)}% (#{threshold_text(threshold, from)})")
+    IO.puts("lowest: " <> Enum.map_join(Enum.take(Enum.sort(per_module), 3), ", ", &module_text/1))
+    IO.puts("wrote #{lcov} (#{sources} source files, from #{Enum.join(files, ", ")})")
+    check(total, threshold, per_module)
+  end
+
+  defp coverdata(output) do
+    names = String.split(System.get_env("XTASK_COVER_EXPORTS", ""), ",", trim: true)
+    files = for n <- names, f = Path.join(output, "#{n}.coverdata"), File.exists?(f), do: f
+
+    if files == [] do
+      IO.puts("coverage: no #{Enum.join(names, ", ")} .coverdata in #{output}/: did `mix test --cover` run?")
+      exit({:shutdown, 1})
+    end
+
+    files
+  end
+
+  # Mix prunes code paths on Elixir 1.15+, so :tools (cover) must be asked for.
+  defp start_cover do
+    # apply/3, so Elixir 1.14 (which lacks it) compiles this without a warning.
+    if function_exported?(Mix, :ensure_application!, 1), do: apply(Mix, :ensure_application!, [:tools])
+    _ = :cover.stop()
+    {:ok, pid} = :cover.start()
+    # cover prints a line for every import and analysis; mix silences it too.
+    {:ok, string_io} = StringIO.open("")
+    Process.group_leader(pid, string_io)
+  end
+
+  # As mix does: a consolidated protocol is cover-compiled from the
+  # consolidated beam that was loaded in the test run.
+  defp beams(dir) do
+    consolidated =
+      case File.ls(Mix.Project.consolidation_path()) do
+        {:ok, files} -> files
+        _ -> []
+      end
+
+    for file <- File.ls!(dir), Path.extname(file) == ".beam" do
+      mod = file |> Path.rootname() |> String.to_atom()
+
+      path =
+        with true <- file in consolidated, [_ | _] = p <- :code.which(mod) do
+          p
+        else
+          _ -> String.to_charlist(Path.join(dir, file))
+        end
+
+      {mod, path}
+    end
+  end
+
+  defp ignored?(mod, ignores), do: Enum.any?(ignores, &ignored_any?(mod, &1))
+  defp ignored_any?(mod, %Regex{} = re), do: Regex.match?(re, inspect(mod))
+  defp ignored_any?(mod, other), do: mod == other
+
+  # `mix test.coverage`'s arithmetic: executable lines per module, skipping
+  # line 0 (generated code); a line with several entries counts once, as
+  # covered if any entry is (Mix dedups them on OTP < 27, where cover does
+  # not); a module without lines counts as 100%.
+  defp gather(results, modules) do
+    keep = MapSet.new(modules)
+
+    lines =
+      for {{mod, line}, {cov, _not_cov}} <- results, line != 0, MapSet.member?(keep, mod), reduce: %{} do
+        acc -> Map.update(acc, {mod, line}, cov > 0, &(&1 or cov > 0))
+      end
+
+    counts =
+      Enum.reduce(lines, Map.new(modules, &{&1, {0, 0}}), fn {{mod, _}, covered}, acc ->
+        Map.update!(acc, mod, fn {c, n} -> if covered, do: {c + 1, n}, else: {c, n + 1} end)
+      end)
+
+    {per_module, {c, n}} =
+      Enum.map_reduce(counts, {0, 0}, fn {mod, {c, n} = counts}, {tc, tn} ->
+        {{percentage(counts), mod, n}, {tc + c, tn + n}}
+      end)
+
+    {per_module, percentage({c, n})}
+  end
+
+  defp percentage({0, 0}), do: 100.0
+  defp percentage({c, n}), do: c / (c + n) * 100
+
+  # xtask.toml wins; else the app's own summary threshold; `summary: false`
+  # means the app checks none.
+  defp threshold(opts) do
+    case {System.get_env("XTASK_COVERAGE_THRESHOLD"), Keyword.get(opts, :summary, true)} do
+      {t, _} when t not in [nil, ""] -> {elem(Float.parse(t), 0), "[test] coverage_threshold in xtask.toml"}
+      {_, s} when s in [false, nil] -> {nil, "mix.exs test_coverage: [summary: false]"}
+      {_, true} -> {@default_threshold, "Elixir's default"}
+      {_, s} -> {Keyword.get(s, :threshold, @default_threshold), "mix.exs test_coverage"}
+    end
+  end
+
+  defp threshold_text(nil, from), do: "no threshold: #{from}"
+  defp threshold_text(t, from), do: "threshold #{num(t)}% from #{from}"
+
+  defp check(total, threshold, per_module) do
+    reason = System.get_env("XTASK_COVERAGE_REPORT_ONLY", "")
+
+    cond do
+      threshold == nil or total >= threshold ->
+        :ok
+
+      reason != "" ->
+        IO.puts("threshold not checked: #{reason}")
+
+      true ->
+        IO.puts("coverage #{pct(total)}% is below the threshold #{num(threshold)}%; the modules that pull it down most:")
+
+        per_module
+        |> Enum.filter(fn {p, _, _} -> p < threshold end)
+        |> Enum.sort_by(fn {_, _, not_covered} -> -not_covered end)
+        |> Enum.take(5)
+        |> Enum.each(&IO.puts("  " <> module_text(&1)))
+
+        exit({:shutdown, 1})
+    end
+  end
+
+  defp module_text({p, mod, not_covered}),
+    do: "#{inspect(mod)} #{pct(p)}% (#{not_covered} lines not covered)"
+
+  defp pct(x), do: :erlang.float_to_binary(x / 1, decimals: 2)
+  defp num(t) when is_integer(t), do: Integer.to_string(t)
+  defp num(t) when t == trunc(t), do: Integer.to_string(trunc(t))
+  defp num(t), do: pct(t)
+
+  # One record per source file (a file may hold several modules), with the
+  # path relative to the app, as lcov consumers expect.
+  defp write_lcov(path, modules, beams) do
+    cwd = File.cwd!()
+
+    by_source =
+      Enum.reduce(modules, %{}, fn mod, acc ->
+        {:ok, lines} = :cover.analyse(mod, :calls, :line)
+        lines = for {{_m, line}, calls} <- lines, line != 0, do: {line, calls}
+
+        case source(mod, beams) do
+          nil -> acc
+          src -> Map.update(acc, Path.relative_to(src, cwd), lines, &(&1 ++ lines))
+        end
+      end)
+
+    records =
+      for {src, lines} <- Enum.sort(by_source) do
+        merged = lines |> Enum.group_by(&elem(&1, 0), &elem(&1, 1)) |> Enum.map(fn {l, cs} -> {l, Enum.sum(cs)} end)
+        merged = Enum.sort(merged)
+        da = Enum.map(merged, fn {l, c} -> "DA:#{l},#{c}\n" end)
+        hit = Enum.count(merged, fn {_, c} -> c > 0 end)
+        ["TN:\nSF:#{src}\n", da, "LF:#{length(merged)}\nLH:#{hit}\nend_of_record\n"]
+      end
+
+    File.mkdir_p!(Path.dirname(path))
+    File.write!(path, records)
+    length(records)
+  end
+
+  # The source recorded at compile time, the same as module_info(:compile)[:source].
+  defp source(mod, beams) do
+    with path when path != nil <- beams[mod],
+         {:ok, {_, [compile_info: info]}} <- :beam_lib.chunks(path, [:compile_info]),
+         src when src != nil <- info[:source] do
+      List.to_string(src)
+    else
+      _ -> nil
+    end
+  end
+end
+
+XtaskCover.main()
