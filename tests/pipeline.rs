@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::{serial, xtask, App};
 
 /// The steps `ci` runs on the demo, as the summary names them.
-const CI_STEPS: [&str; 7] = [
-    "deps", "format", "compile", "credo", "sobelow", "dialyzer", "assets",
+const CI_STEPS: [&str; 8] = [
+    "deps", "format", "compile", "credo", "sobelow", "dialyzer", "assets", "test",
 ];
 
 /// `(elixir lib dir, "otp-X_elixir-Y")` as the dialyzer step computes them.
@@ -75,7 +75,7 @@ dialyzer (after compile):
   $ dialyzer --build_plt -pa <elixir>/elixir/ebin --output_plt priv/plts/<plt>.plt --apps erts kernel stdlib crypto <elixir>/elixir/ebin <elixir>/logger/ebin <elixir>/mix/ebin  [when the PLT key changed]
   # record the PLT key in priv/plts/<plt>.plt.key
   $ dialyzer --no_check_plt --fullpath --no_indentation -pa <elixir>/elixir/ebin --plt priv/plts/<plt>.plt _build/dev/lib/demo/ebin
-assets (after compile):
+assets:
   $ npm ci  (in assets)
   $ npm run lint  (in assets)
   $ npm test  (in assets)
@@ -83,11 +83,19 @@ assets (after compile):
   # then, after compile:
   $ mix assets.deploy
   # check priv/static/assets/app.css, priv/static/assets/app.js exist and are not empty
+test:
+  # start postgres (phx-xtask-local/postgres:15) and redis (phx-xtask-local/redis:7) containers
+  # then, after deps:
+  $ MIX_ENV=test mix compile --warnings-as-errors
+  # wait until postgres answers `SELECT 1` and redis `PING`; create demo_test; export DATABASE_URL and REDIS_URL
+  # remove cover/*.coverdata from earlier runs
+  $ MIX_ENV=test mix test --cover --export-coverage suite
+  # write _build/xtask/cover.exs (merges the exports, writes cover/lcov.info)
+  $ MIX_ENV=test XTASK_COVER_EXPORTS=suite mix run --no-start --no-compile _build/xtask/cover.exs
+  $ MIX_ENV=test mix test.coverage
+  # stop the services
 "#;
     assert_eq!(plan, want);
-    assert!(!Path::new(&common::root())
-        .join("demo/_build/dry-run-marker")
-        .exists());
 }
 
 #[test]
@@ -148,6 +156,11 @@ fn the_real_pipeline_passes_on_the_demo() {
         done.stderr
     );
     assert!(done.stderr.contains("wall ") && done.stderr.contains("result: ok"));
+    // The tests ran against the services and left a coverage report.
+    assert!(app
+        .read("cover/lcov.info")
+        .contains("SF:lib/demo/catalog.ex"));
+    assert!(done.stderr.contains("[test] coverage: "), "{}", done.stderr);
 }
 
 /// Runs `ci --keep-going` on a copy broken by `breakage`; returns the run.
@@ -180,7 +193,7 @@ fn an_unformatted_file_fails_format_and_hints_the_fix() {
         done.row("format")
     );
     // Nothing depends on format, so with --keep-going everything else passes.
-    for step in ["deps", "compile", "dialyzer", "assets"] {
+    for step in ["deps", "compile", "dialyzer", "assets", "test"] {
         assert_eq!(done.status_of(step), "ok", "{step}: {}", done.stderr);
     }
     assert!(done.stderr.contains("result: failed (format)"));
@@ -229,6 +242,7 @@ fn a_compiler_warning_fails_compile_and_blocks_what_reads_the_build() {
         "not run",
         "its mix part needs compile"
     );
+    assert_eq!(done.status_of("test"), "failed", "the test build warns too");
 }
 
 #[test]
@@ -262,7 +276,7 @@ fn a_type_error_fails_dialyzer_naming_file_and_line() {
         "{}",
         done.stderr
     );
-    for step in ["deps", "format", "compile", "assets"] {
+    for step in ["deps", "format", "compile", "assets", "test"] {
         assert_eq!(done.status_of(step), "ok", "{step}");
     }
 }
@@ -282,7 +296,7 @@ fn an_eslint_error_fails_assets() {
         done.stderr
     );
     assert!(done.stderr.contains("`npm run lint"), "{}", done.stderr);
-    for step in ["deps", "format", "compile", "dialyzer"] {
+    for step in ["deps", "format", "compile", "dialyzer", "test"] {
         assert_eq!(done.status_of(step), "ok", "{step}");
     }
 }
@@ -357,7 +371,11 @@ fn mix_missing_from_path_is_refused() {
 #[test]
 fn npm_missing_from_path_is_refused() {
     let app = App::demo_copy();
-    let (_dir, path) = path_with(&["mix", "elixir", "erl", "dialyzer"]);
+    // Elixir's launcher scripts need a few coreutils; npm and node are absent.
+    let tools = [
+        "mix", "elixir", "erl", "dialyzer", "sh", "dirname", "basename", "readlink", "sed", "uname",
+    ];
+    let (_dir, path) = path_with(&tools);
     let done = app.xtask(&["ci"]).env("PATH", &path).run();
     assert_bad_input(&done, "`npm` is not on PATH", Some(&app));
     assert!(done.stderr.contains("nix develop"), "the fix is named");
@@ -395,6 +413,7 @@ fn sigint_during_ci_stops_every_child_and_exits_130() {
         .replace("\"lint\": \"", "\"lint\": \"sleep 300 && ");
     app.write("assets/package.json", &pkg);
     let child = app.xtask(&["ci", "--keep-going"]).spawn();
+    let child_pid = child.id();
     let started = Instant::now();
     while !processes_in(&app.dir())
         .iter()
@@ -415,6 +434,14 @@ fn sigint_during_ci_stops_every_child_and_exits_130() {
     assert!(stderr.contains("interrupted"), "{stderr}");
     let left = processes_in(&app.dir());
     assert!(left.is_empty(), "children left behind: {left:?}");
+    // The test step started its services at once; they are gone too.
+    let label = format!("label=dev.phx-xtask.pid={child_pid}");
+    let ps = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", &label])
+        .output()
+        .unwrap();
+    let ids = String::from_utf8_lossy(&ps.stdout);
+    assert!(ids.trim().is_empty(), "containers left behind: {ids}");
 }
 
 #[test]

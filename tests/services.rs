@@ -741,3 +741,34 @@ fn dry_run_shows_every_partition_and_the_coverage_commands() {
     }
     assert_clean(&app);
 }
+
+#[test]
+fn coverage_below_the_xtask_toml_threshold_names_the_modules_that_pull_it_down() {
+    let _g = serial();
+    let app = App::demo_copy();
+    app.write_config("[test]\ncoverage_threshold = 99.5\n");
+    let done = app.xtask(&["test", "--services", "native", "-v"]).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert!(
+        done.stderr
+            .contains("(threshold 99.50% from [test] coverage_threshold in xtask.toml)"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr
+            .contains("is below the threshold 99.50%; the modules that pull it down most:"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("  Demo.PG ") && done.stderr.contains("lines not covered"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        app.path("cover/lcov.info").is_file(),
+        "lcov.info is written before the check"
+    );
+    assert_clean(&app);
+}

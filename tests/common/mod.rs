@@ -117,6 +117,12 @@ fn copy_tree(src: &Path, dst: &Path) {
     }
 }
 
+/// The service images the tests use unless the environment says otherwise.
+pub const IMAGES: [(&str, &str); 2] = [
+    ("XTASK_POSTGRES_IMAGE", "phx-xtask-local/postgres:15"),
+    ("XTASK_REDIS_IMAGE", "phx-xtask-local/redis:7"),
+];
+
 pub struct Run {
     pub cmd: Command,
 }
@@ -131,6 +137,15 @@ pub fn xtask(args: &[&str]) -> Run {
     cmd.env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("XTASK_CONFIG")
         .env_remove("IN_NIX_SHELL");
+    // No registry is reachable here, so the tests use the stand-in images
+    // that scripts/local-images.sh builds, through the documented override;
+    // a machine with a registry may point these at the official images.
+    for (var, image) in IMAGES {
+        cmd.env(
+            var,
+            std::env::var(var).unwrap_or_else(|_| image.to_string()),
+        );
+    }
     Run { cmd }
 }
 

@@ -228,7 +228,7 @@ impl Default for Test {
 impl Default for Services {
     fn default() -> Self {
         Services {
-            backend: crate::services::Backend::Auto,
+            backend: crate::services::Backend::Docker,
             postgres_image: None,
             redis_image: None,
             postgres_user: "postgres".into(),
@@ -247,8 +247,6 @@ impl Default for Services {
 pub struct Loaded {
     pub config: Config,
     pub root: PathBuf,
-    /// The file it came from, when there was one.
-    pub path: Option<PathBuf>,
 }
 
 /// Reads `path` when given (it must exist), else `xtask.toml` in `root` when
@@ -268,7 +266,6 @@ pub fn load(explicit: Option<&Path>, root: &Path) -> Result<Loaded> {
         return Ok(Loaded {
             config: Config::default(),
             root: root.to_path_buf(),
-            path: None,
         });
     }
     let text =
@@ -279,11 +276,7 @@ pub fn load(explicit: Option<&Path>, root: &Path) -> Result<Loaded> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    Ok(Loaded {
-        config,
-        root,
-        path: Some(path),
-    })
+    Ok(Loaded { config, root })
 }
 
 /// Parses config text; the error reads `LINE:COL: message (fix hint)`.

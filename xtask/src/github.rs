@@ -154,17 +154,7 @@ pub fn annotations(o: &Outcome, paths: &Paths) -> Vec<String> {
 
 /// The summary as a Markdown table, for `$GITHUB_STEP_SUMMARY`.
 pub fn markdown(s: &Summary) -> String {
-    let failed: Vec<&str> = s
-        .outcomes
-        .iter()
-        .filter(|o| o.status == Status::Failed)
-        .map(|o| o.id.name())
-        .collect();
-    let result = match (s.interrupted, failed.is_empty()) {
-        (true, _) => "interrupted".to_string(),
-        (false, false) => format!("failed ({})", failed.join(", ")),
-        (false, true) => "ok".to_string(),
-    };
+    let result = s.result();
     let mut md = format!(
         "### cargo xtask: {result}\n\n| step | status | time | note |\n| :-- | :-- | --: | :-- |\n"
     );

@@ -2,12 +2,11 @@
 //! which tools are dependencies, whether there is a mix.lock, which aliases
 //! exist. Reading text keeps planning instant and free of side effects.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
 pub struct MixProject {
-    pub dir: PathBuf,
     pub app: String,
     mix_exs: String,
     pub lock: Option<String>,
@@ -27,12 +26,7 @@ impl MixProject {
         let mix_exs = strip_comments(&text);
         let app = app_name(&mix_exs).unwrap_or_else(|| "app".to_string());
         let lock = std::fs::read_to_string(dir.join("mix.lock")).ok();
-        Ok(MixProject {
-            dir: dir.to_path_buf(),
-            app,
-            mix_exs,
-            lock,
-        })
+        Ok(MixProject { app, mix_exs, lock })
     }
 
     /// True when mix.exs lists `{:name, …}` among its deps.
@@ -48,11 +42,6 @@ impl MixProject {
     /// True when mix.exs defines the alias (`"assets.deploy": …`).
     pub fn has_alias(&self, name: &str) -> bool {
         self.mix_exs.contains(&format!("\"{name}\":")) || self.mix_exs.contains(&format!("{name}:"))
-    }
-
-    /// The `dialyzer:` project options mention this key (dialyxir settings).
-    pub fn mentions(&self, key: &str) -> bool {
-        self.mix_exs.contains(key)
     }
 }
 
@@ -92,7 +81,6 @@ mod tests {
     fn project(mix_exs: &str) -> MixProject {
         let mix_exs = strip_comments(mix_exs);
         MixProject {
-            dir: PathBuf::new(),
             app: app_name(&mix_exs).unwrap_or_default(),
             mix_exs,
             lock: None,

@@ -55,19 +55,22 @@ pub fn main(cli: Cli, root: PathBuf) -> Result<Exit> {
         require_all: cli.global.require_all || loaded.config.ci.require_all,
         test,
     };
-    check_programs(&selected, &app)?;
-    // Bad input has had its one-line error by now; a drifted toolchain gets
-    // its cause named before planning starts the BEAM or anything runs.
-    if matches!(cli.command, Command::Ci) && !cli.global.dry_run {
-        doctor::preflight(&cli, &loaded)?;
-    }
+    // Planning asks Elixir for its versions, so Mix and Elixir come first;
+    // then every program a plan starts. Bad input has had its one-line error
+    // by then, and a drifted toolchain gets its cause named before anything
+    // runs.
+    check_programs(["mix", "elixir"])?;
     let plans = selected
         .iter()
         .map(|&id| steps::plan(id, &ctx))
         .collect::<Result<Vec<_>>>()?;
+    check_programs(plans.iter().flat_map(steps::programs))?;
     if cli.global.dry_run {
         print_plan(&plans, &app);
         return Ok(Exit::Passed);
+    }
+    if matches!(cli.command, Command::Ci) {
+        doctor::preflight(&cli, &loaded)?;
     }
 
     proc::handle_signals()?;
@@ -125,16 +128,11 @@ fn ordered(mut selected: Vec<StepId>) -> Vec<StepId> {
     selected
 }
 
-/// Every program the selected steps start must be on PATH, or nothing runs.
-fn check_programs(selected: &[StepId], app: &Path) -> Result<()> {
-    let mut needed = vec!["mix", "elixir"];
-    if selected.contains(&StepId::Assets) && app.join("assets").is_dir() {
-        needed.push("npm");
-    }
-    if selected.contains(&StepId::Dialyzer) {
-        needed.push("dialyzer");
-    }
-    for program in needed {
+/// Every program the plans start must be on PATH, or nothing runs. Mix and
+/// Elixir are checked before planning too, since planning asks Elixir for
+/// its versions.
+fn check_programs<'a>(programs: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    for program in programs {
         if proc::which(program).is_none() {
             bail!("`{program}` is not on PATH: {}", install_hint(program));
         }
@@ -151,17 +149,18 @@ fn install_hint(program: &str) -> &'static str {
 }
 
 fn print_plan(plans: &[StepPlan], app: &Path) {
+    let names = |ids: &[StepId]| ids.iter().map(|n| n.name()).collect::<Vec<_>>().join(", ");
     for p in plans {
-        let needs: Vec<&str> = p.needs().iter().map(|n| n.name()).collect();
-        match &p.skip {
-            Some(why) => println!("{}: skipped: {why}", p.id),
-            None if needs.is_empty() => println!("{}:", p.id),
-            None => println!("{} (after {}):", p.id, needs.join(", ")),
+        match (&p.skip, p.phases.first()) {
+            (Some(why), _) => println!("{}: skipped: {why}", p.id),
+            (None, Some(first)) if !first.needs.is_empty() => {
+                println!("{} (after {}):", p.id, names(&first.needs))
+            }
+            (None, _) => println!("{}:", p.id),
         }
         for (i, phase) in p.phases.iter().enumerate() {
             if i > 0 {
-                let after: Vec<&str> = phase.needs.iter().map(|n| n.name()).collect();
-                println!("  # then, after {}:", after.join(", "));
+                println!("  # then, after {}:", names(&phase.needs));
             }
             for a in &phase.actions {
                 println!("  {}", a.describe(app));

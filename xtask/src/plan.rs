@@ -96,9 +96,6 @@ pub type GuardFn = Box<dyn Fn() -> Option<String> + Send>;
 
 pub enum Action {
     Run(Cmd),
-    /// Commands that run at the same time (test partitions); all of them
-    /// finish, and every failure is reported.
-    Parallel(Vec<Cmd>),
     /// Runs `cmd` unless `fresh` gives a reason not to (a cache hit).
     RunUnless {
         cmd: Cmd,
@@ -121,13 +118,6 @@ impl Action {
     pub fn describe(&self, base: &Path) -> String {
         match self {
             Action::Run(cmd) => cmd.describe(base),
-            Action::Parallel(cmds) => {
-                let lines: Vec<String> = cmds
-                    .iter()
-                    .map(|c| format!("{}  &", c.describe(base)))
-                    .collect();
-                lines.join("\n  ")
-            }
             Action::RunUnless { cmd, when, .. } => format!("{}  [{when}]", cmd.describe(base)),
             Action::Native { describe, .. } => format!("# {describe}"),
             Action::Skip { what, why } => format!("# skip {what}: {why}"),
@@ -177,18 +167,6 @@ impl StepPlan {
             hint: String::new(),
             skip: Some(why.into()),
         }
-    }
-
-    /// Every step this one waits for, in any phase.
-    pub fn needs(&self) -> Vec<StepId> {
-        let mut all: Vec<StepId> = self
-            .phases
-            .iter()
-            .flat_map(|p| p.needs.iter().copied())
-            .collect();
-        all.sort();
-        all.dedup();
-        all
     }
 }
 

@@ -117,7 +117,9 @@ pub fn shutdown() {
 
 fn expression(cmd: &Cmd, extra_env: &[(String, String)]) -> duct::Expression {
     let mut e = duct::cmd(&cmd.program, &cmd.args).dir(&cmd.dir);
-    for (k, v) in extra_env.iter().chain(&cmd.env) {
+    // duct keeps the first value it is given for a name, so the command's
+    // own env comes first and wins over what the step exported.
+    for (k, v) in cmd.env.iter().chain(extra_env) {
         e = e.env(k, v);
     }
     e.before_spawn(|c| {

@@ -94,19 +94,7 @@ pub fn summary_text(s: &Summary) -> String {
         out.push_str(row.trim_end());
         out.push('\n');
     }
-    let result = if s.interrupted {
-        format!("interrupted by {}", crate::proc::signal_name())
-    } else if s.failed() {
-        let failed: Vec<&str> = s
-            .outcomes
-            .iter()
-            .filter(|o| o.status == Status::Failed)
-            .map(|o| o.id.name())
-            .collect();
-        format!("failed ({})", failed.join(", "))
-    } else {
-        "ok".to_string()
-    };
+    let result = s.result();
     out.push_str(&format!(
         "wall {}, steps {}, result: {result}\n",
         secs(s.wall),

@@ -68,6 +68,22 @@ impl Summary {
     pub fn failed(&self) -> bool {
         self.interrupted || self.outcomes.iter().any(|o| o.status == Status::Failed)
     }
+
+    /// One phrase for the whole run: `ok`, `failed (format, assets)` or
+    /// `interrupted by SIGINT`.
+    pub fn result(&self) -> String {
+        let failed: Vec<&str> = self
+            .outcomes
+            .iter()
+            .filter(|o| o.status == Status::Failed)
+            .map(|o| o.id.name())
+            .collect();
+        match (self.interrupted, failed.is_empty()) {
+            (true, _) => format!("interrupted by {}", proc::signal_name()),
+            (false, false) => format!("failed ({})", failed.join(", ")),
+            (false, true) => "ok".to_string(),
+        }
+    }
 }
 
 /// Hears about the run as it goes; one implementation per output mode.
@@ -126,6 +142,14 @@ impl StepCtx {
     /// Echoes `cmd`, runs it with the exported env, and fails on a non-zero exit.
     pub fn run(&mut self, cmd: &Cmd) -> Result<()> {
         let code = self.run_unchecked(cmd)?;
+        // The BEAM exits 0 on SIGTERM, so a mix we stopped would look passed.
+        if proc::interrupted() {
+            return Err(anyhow!(
+                "`{}` was stopped by {}",
+                cmd.program,
+                proc::signal_name()
+            ));
+        }
         if code == Some(0) {
             return Ok(());
         }
@@ -200,7 +224,6 @@ impl StepCtx {
     fn act(&mut self, action: Action) -> Result<()> {
         match action {
             Action::Run(cmd) => self.run(&cmd),
-            Action::Parallel(cmds) => self.run_all(&cmds),
             Action::RunUnless { cmd, fresh, .. } => match fresh() {
                 Some(why) => {
                     let line = format!("{}  (skipped: {why})", cmd.describe(&self.base));

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use testcontainers::bollard::errors::Error::DockerResponseServerError;
 use testcontainers::bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
 use testcontainers::bollard::{Docker, API_DEFAULT_VERSION};
 
@@ -69,7 +70,8 @@ pub fn pid_alive(pid: i32) -> bool {
 fn zombie(pid: i32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The state follows the command name, which is in parentheses.
-    stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    stat.rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
 }
 
 /// Where Docker is: `DOCKER_HOST`, else the first socket that exists, in
@@ -167,28 +169,54 @@ pub fn list(label: &str, value: &str) -> Result<Vec<Listed>> {
         .collect())
 }
 
-/// Force-removes containers with their anonymous volumes.
+/// How long one removal may take. Docker can stall a removal that races
+/// another (`services down` while `up` notices), so each is bounded and
+/// tried twice rather than waiting for the client's two-minute timeout.
+const REMOVE_WITHIN: Duration = Duration::from_secs(10);
+
+/// Force-removes containers with their anonymous volumes, all at once.
 pub fn remove(ids: &[String]) -> Result<()> {
     let docker = client()?;
+    super::rt().block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for id in ids {
+            set.spawn(remove_one(docker.clone(), id.clone()));
+        }
+        let mut result = Ok(());
+        while let Some(done) = set.join_next().await {
+            result = result.and(done.context("a removal task failed")?);
+        }
+        result
+    })
+}
+
+async fn remove_one(docker: Docker, id: String) -> Result<()> {
     let options = RemoveContainerOptions {
         force: true,
         v: true,
         link: false,
     };
-    super::rt().block_on(async {
-        for id in ids {
-            match docker.remove_container(id, Some(options.clone())).await {
-                Ok(()) => {}
-                // Already gone (another `down`, or Docker's own removal) is what we wanted.
-                Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404,
-                    ..
-                }) => {}
-                Err(e) => return Err(e).with_context(|| format!("remove container {}", short(id))),
+    for _ in 0..2 {
+        let call = docker.remove_container(&id, Some(options.clone()));
+        match tokio::time::timeout(REMOVE_WITHIN, call).await {
+            Ok(Ok(())) => return Ok(()),
+            // Gone already, or being removed by someone else (another
+            // `down`): either way it is what we want.
+            Ok(Err(DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            })) => return Ok(()),
+            Ok(Err(e)) => {
+                return Err(e).with_context(|| format!("remove container {}", short(&id)))
             }
+            Err(_) => continue,
         }
-        Ok(())
-    })
+    }
+    bail!(
+        "docker did not remove container {} within {} s, twice",
+        short(&id),
+        REMOVE_WITHIN.as_secs()
+    )
 }
 
 /// Removes every container of this run; the Ctrl-C, SIGTERM and panic path.

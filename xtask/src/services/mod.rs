@@ -32,9 +32,9 @@ use crate::{proc, redact};
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// docker when the daemon answers, else native when the binaries exist.
-    #[default]
     Auto,
-    /// Containers through testcontainers.
+    /// Containers through testcontainers (the default).
+    #[default]
     Docker,
     /// `postgres` and `redis-server` as child processes.
     Native,

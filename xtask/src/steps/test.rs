@@ -17,17 +17,16 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::{Ctx, StepId};
-
-mod cover;
 use crate::plan::{Action, Cmd, Phase, StepPlan};
 use crate::runner::StepCtx;
 use crate::services::{self, urls, Backend, Services, Settings};
 
-const HINT: &str =
-    "fix the failing tests above; rerun one partition with `cargo xtask test --partition K/N`, \
-                    or only the failures with `cargo xtask test --failed`";
-const SERVICES_HINT: &str = "the services did not come up: fix the error above \
-                             (`cargo xtask services up` starts them the same way), or choose another --services backend";
+mod cover;
+
+const HINT: &str = "make the failing tests above pass; rerun one partition with \
+                    `cargo xtask test --partition K/N`, or only the failures with `--failed`";
+const SERVICES_HINT: &str = "the services did not come up: fix the error above (`cargo xtask \
+                             services up` starts them the same way), or pick another --services";
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct TestArgs {
@@ -147,7 +146,13 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let compile = Cmd::mix(ctx.app, &["compile", "--warnings-as-errors"])
         .env("MIX_ENV", "test")
         .hint("fix the warnings above: the test build compiles with --warnings-as-errors");
-    let mut late = vec![Action::Run(compile)];
+    let mut late = Vec::new();
+    if !ctx.selected.contains(&StepId::Deps) {
+        // Run alone (a CI matrix job with --partition K/N), the step fetches
+        // the deps itself; `ci` has the deps step for that.
+        late.push(Action::Run(Cmd::mix(ctx.app, &["deps.get"])));
+    }
+    late.push(Action::Run(compile));
     let early = match cfg.overlap {
         true => vec![start],
         false => {
