@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The baseline for scripts/bench.sh: the same quality steps `cargo xtask ci`
 # runs, one after another in the recipe's order, as a plain CI script would.
-# Usage: scripts/bench-sequential.sh APP_DIR PLT_FILE
+# Usage: scripts/bench-sequential.sh APP_DIR PLT_FILE ELIXIR_LIB_DIR
+# (a plain CI script would have the path written in, so it is not looked up
+# inside the timed run).
 set -euo pipefail
-app=$1 plt=$2
-elixir_lib=$(elixir -e 'IO.write(Path.dirname(:code.lib_dir(:elixir)))')
+app=$1 plt=$2 elixir_lib=$3
 cd "$app"
 mix deps.get
 mix deps.compile

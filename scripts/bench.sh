@@ -31,11 +31,12 @@ app="$work/demo"
 echo "== warming caches (first ci builds the PLT)"
 "$bin" ci -q >/dev/null 2>&1
 plt=$(ls "$app"/priv/plts/*.plt)
+elixir_lib=$(elixir -e 'IO.write(Path.dirname(:code.lib_dir(:elixir)))')
 
 echo "== 1. ci (parallel) vs the same steps in sequence"
 hyperfine -w 1 -r 5 -N --export-markdown "$work/ci.md" \
   -n "xtask ci" "$bin ci -q" \
-  -n "sequential script" "bash $root/scripts/bench-sequential.sh $app $plt"
+  -n "sequential script" "bash $root/scripts/bench-sequential.sh $app $plt $elixir_lib"
 cat "$work/ci.md"
 
 echo "== 2. runner overhead"

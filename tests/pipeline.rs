@@ -99,6 +99,14 @@ test:
 }
 
 #[test]
+fn with_mix_env_test_the_test_build_waits_for_compile() {
+    let done = xtask(&["ci", "--dry-run"]).env("MIX_ENV", "test").run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let test = &done.stdout[done.stdout.find("\ntest:").expect("a test block")..];
+    assert!(test.contains("# then, after deps, compile:"), "{test}");
+}
+
+#[test]
 fn dry_run_runs_nothing() {
     let app = App::demo_copy();
     let done = app.xtask(&["ci", "--dry-run"]).run();
@@ -255,6 +263,15 @@ fn a_failure_without_keep_going_starts_nothing_new() {
     // With one job the order is fixed: deps, format, compile, then nothing.
     assert_eq!(done.status_of("deps"), "ok");
     assert_eq!(done.status_of("format"), "ok");
+    // assets and test need nothing that failed: only the stop keeps them out.
+    for step in ["assets", "test"] {
+        assert_eq!(done.status_of(step), "not run", "{step}");
+        assert!(
+            done.row(step).contains("not started after compile failed"),
+            "{}",
+            done.row(step)
+        );
+    }
     assert_eq!(done.status_of("dialyzer"), "not run");
     for step in CI_STEPS {
         done.row(step);

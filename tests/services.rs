@@ -292,7 +292,7 @@ fn external_backend_uses_the_given_servers_and_starts_nothing() {
     let app = App::demo_copy();
     let own = OwnServers::start("ext-pass-123");
     let db_url = format!(
-        "postgres://postgres:ext-pass-123@127.0.0.1:{}/demo_ext",
+        "postgres://postgres:ext-pass-123@127.0.0.1:{}/demo_ext_test",
         own.pg_port
     );
     let redis_url = format!("redis://127.0.0.1:{}/3", own.redis_port);
@@ -320,7 +320,7 @@ fn external_backend_uses_the_given_servers_and_starts_nothing() {
     );
     assert_eq!(
         db_hits(&app),
-        vec![("partition-0.txt".into(), "demo_ext".into())]
+        vec![("partition-0.txt".into(), "demo_ext_test".into())]
     );
     assert_clean(&app);
 }
@@ -628,6 +628,24 @@ fn an_invalid_database_url_is_rejected_before_anything_runs() {
         done.stderr
     );
     assert!(!done.all().contains("hunter2"), "{}", done.all());
+}
+
+#[test]
+fn an_external_database_that_is_not_a_test_database_is_refused() {
+    let app = App::demo_copy();
+    let done = app
+        .xtask(&["test", "--services", "external"])
+        .env(
+            "DATABASE_URL",
+            "postgres://app:s3cret-pw@127.0.0.1:5432/shop_dev",
+        )
+        .env("REDIS_URL", "redis://127.0.0.1:6379/0")
+        .run();
+    assert_eq!(done.code, Some(2), "{}", done.all());
+    assert!(done.stderr.contains("`shop_dev`"), "{}", done.stderr);
+    assert!(done.stderr.contains("test database"), "{}", done.stderr);
+    assert!(!done.all().contains("s3cret-pw"), "{}", done.all());
+    assert!(!app.path("_build").exists(), "something ran");
 }
 
 #[test]

@@ -136,7 +136,8 @@ pub fn xtask(args: &[&str]) -> Run {
         .env_remove("GITHUB_ACTIONS");
     cmd.env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("XTASK_CONFIG")
-        .env_remove("IN_NIX_SHELL");
+        .env_remove("IN_NIX_SHELL")
+        .env_remove("MIX_ENV");
     // No registry is reachable here, so the tests use the stand-in images
     // that scripts/local-images.sh builds, through the documented override;
     // a machine with a registry may point these at the official images.

@@ -38,8 +38,8 @@ pub struct Global {
     #[arg(long, global = true)]
     pub keep_going: bool,
     /// How many steps may run at once (default: the number of cores).
-    #[arg(long, short = 'j', global = true, value_name = "N")]
-    pub jobs: Option<usize>,
+    #[arg(long, short = 'j', global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// How to show progress and the summary.
     #[arg(long, global = true, value_enum, default_value_t = Output::Auto)]
     pub output: Output,
@@ -100,6 +100,6 @@ pub enum Command {
     /// Check this machine against the pins in xtask.toml: each tool's version,
     /// the docker daemon, disk space for images, and the app dir.
     Doctor,
-    /// List the steps, what each needs, and whether `ci` runs it.
+    /// List the steps, whether `ci` runs each, and what each does.
     List,
 }

@@ -32,7 +32,24 @@ pub enum Exit {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match pipeline::main(cli, project_root()) {
+    // A panic message may hold a URL from a driver's error: redact it. A
+    // panic that reaches main still stops every child and container.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "error: phx-xtask panicked: {}",
+            redact::line(&info.to_string())
+        );
+    }));
+    if let Err(e) = proc::handle_signals() {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    let run = std::panic::catch_unwind(|| pipeline::main(cli, project_root()));
+    let Ok(result) = run else {
+        proc::shutdown();
+        return ExitCode::from(101);
+    };
+    match result {
         Ok(Exit::Passed) => ExitCode::SUCCESS,
         Ok(Exit::Failed) => ExitCode::from(1),
         Ok(Exit::Interrupted) => ExitCode::from(proc::interrupt_code()),

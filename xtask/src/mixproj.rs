@@ -24,7 +24,12 @@ impl MixProject {
         let text =
             std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
         let mix_exs = strip_comments(&text);
-        let app = app_name(&mix_exs).unwrap_or_else(|| "app".to_string());
+        let Some(app) = app_name(&mix_exs) else {
+            bail!(
+                "could not read `app: :name` from {}: a Mix project names its app in `def project`",
+                file.display()
+            );
+        };
         let lock = std::fs::read_to_string(dir.join("mix.lock")).ok();
         Ok(MixProject { app, mix_exs, lock })
     }

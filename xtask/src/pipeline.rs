@@ -19,14 +19,15 @@ pub fn main(cli: Cli, root: PathBuf) -> Result<Exit> {
     let loaded = config::load(cli.global.config.as_deref(), &root)?;
     // The doctor reports a bad app dir as one of its rows, so it runs before
     // the app is read.
-    if let Command::Doctor = cli.command {
-        return doctor::run(&cli, &loaded);
+    match cli.command {
+        Command::Doctor => return doctor::run(&cli, &loaded),
+        Command::List => return list(&loaded),
+        _ => {}
     }
     let app = app_dir(&cli, &loaded)?;
     let project = MixProject::read(&app)?;
     let (selected, fix) = match &cli.command {
-        Command::List => return list(&loaded),
-        Command::Doctor => unreachable!("the doctor runs before the app is read"),
+        Command::List | Command::Doctor => unreachable!("they ran before the app is read"),
         Command::Ci => (loaded.config.ci.steps.clone(), false),
         Command::Deps => (vec![StepId::Deps], false),
         Command::Format { fix } => (vec![StepId::Format], *fix),
@@ -73,7 +74,6 @@ pub fn main(cli: Cli, root: PathBuf) -> Result<Exit> {
         doctor::preflight(&cli, &loaded)?;
     }
 
-    proc::handle_signals()?;
     let verbosity = match (cli.global.quiet, cli.global.verbose) {
         (true, _) => Verbosity::Quiet,
         (false, 0) => Verbosity::Normal,
@@ -84,10 +84,10 @@ pub fn main(cli: Cli, root: PathBuf) -> Result<Exit> {
         .then(|| {
             std::sync::Arc::new(|id: StepId, line: &str| eprintln!("[{id}] {line}")) as runner::Live
         });
-    let jobs = cli
-        .global
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let jobs = cli.global.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(2, |n| n.get()),
+        usize::from,
+    );
     let opts = Opts {
         jobs,
         keep_going: cli.global.keep_going,

@@ -41,6 +41,15 @@ pub fn signal_name() -> &'static str {
 /// Starts the thread that turns SIGINT and SIGTERM into an orderly stop.
 /// A second signal kills every group at once.
 pub fn handle_signals() -> Result<()> {
+    // Installed once: a second handler thread would take every first signal
+    // for a second one and kill at once.
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    let mut result = Ok(());
+    INSTALLED.call_once(|| result = install());
+    result
+}
+
+fn install() -> Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])
         .context("install signal handlers")?;
     std::thread::spawn(move || {

@@ -8,8 +8,8 @@ static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 const MASK: &str = "***";
 
-/// Registers a value that must never be printed. Empty values are ignored,
-/// because masking "" would mangle every line.
+/// Registers a value that must never be printed. Values under three
+/// characters are ignored: masking them would mangle every line.
 pub fn secret(value: &str) {
     if value.len() >= 3 {
         let mut s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
@@ -23,7 +23,7 @@ pub fn secret(value: &str) {
 
 /// Returns `s` with URL passwords and registered secrets masked.
 pub fn line(s: &str) -> String {
-    let mut out = url_passwords(s);
+    let mut out = query_passwords(&url_passwords(s));
     for v in SECRETS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         if out.contains(v.as_str()) {
             out = out.replace(v.as_str(), MASK);
@@ -58,6 +58,26 @@ fn url_passwords(s: &str) -> String {
     out
 }
 
+/// Masks `password=VALUE` (a libpq URL's query, a key=value DSN).
+fn query_passwords(s: &str) -> String {
+    const KEY: &str = "password=";
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(i + KEY.len());
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "&'\"".contains(c))
+            .unwrap_or(tail.len());
+        if end > 0 {
+            out.push_str(MASK);
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +103,18 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(url_passwords(input), want, "{input}");
         }
+    }
+
+    #[test]
+    fn masks_query_passwords() {
+        assert_eq!(
+            line("postgres://u@h/db?sslmode=disable&password=hunter2 next"),
+            "postgres://u@h/db?sslmode=disable&password=*** next"
+        );
+        assert_eq!(
+            line("host=h password=pw dbname=d"),
+            "host=h password=*** dbname=d"
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 mod output;
 mod probe;
+
+pub use probe::beam_install;
 mod rows;
 
 use std::path::{Path, PathBuf};

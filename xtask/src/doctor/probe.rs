@@ -93,6 +93,20 @@ pub fn beam() -> (Probe, Probe) {
     (otp, elixir)
 }
 
+/// OTP's full version, Elixir's version and Elixir's lib dir (holding
+/// `elixir/ebin`, `logger/ebin`, …) from the files of the installation that
+/// `erl` and `elixir` on PATH lead to; None for a version manager's shims.
+pub fn beam_install() -> Option<(String, String, PathBuf)> {
+    let erl = proc::which("erl")?.canonicalize().ok()?;
+    let elixir = proc::which("elixir")?.canonicalize().ok()?;
+    let root = elixir.parent()?.parent()?;
+    let lib = ["lib", "lib/elixir/lib"]
+        .iter()
+        .map(|rel| root.join(rel))
+        .find(|lib| lib.join("elixir/ebin").is_dir())?;
+    Some((otp_installed(&erl)?, elixir_installed(&elixir)?, lib))
+}
+
 /// `<root>/bin/erl` → `<root>/releases/<major>/OTP_VERSION` (the newest
 /// release when there are several).
 fn otp_installed(erl: &Path) -> Option<String> {

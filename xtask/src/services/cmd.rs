@@ -21,7 +21,7 @@ pub enum Action {
     /// until Ctrl-C or `cargo xtask services down`.
     Up {
         /// Where they run: docker, native or auto (default: XTASK_SERVICES,
-        /// else [services] backend, else auto).
+        /// else [services] backend, else docker).
         #[arg(long, value_enum, value_name = "BACKEND")]
         services: Option<Backend>,
         /// Stop again as soon as both answer (for measuring start-up).
@@ -68,7 +68,6 @@ fn up(
         println!("# start {}", settings.describe());
         return Ok(Exit::Passed);
     }
-    proc::handle_signals()?;
     eprintln!("starting {}", settings.describe());
     let started = Services::start(&settings, &mut |line| eprintln!("{}", redact::line(&line)))
         .and_then(|s| {

@@ -22,14 +22,10 @@ pub const SERVICE: &str = "dev.phx-xtask.service";
 /// two checkouts never touch each other's containers.
 pub fn project_id(dir: &Path) -> String {
     let path = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let hash = path
-        .as_os_str()
-        .as_encoded_bytes()
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    format!("{hash:016x}")
+    format!(
+        "{:016x}",
+        crate::steps::fnv(path.as_os_str().as_encoded_bytes())
+    )
 }
 
 /// This process's run id: start time and pid, unique on this machine.
@@ -221,11 +217,23 @@ async fn remove_one(docker: Docker, id: String) -> Result<()> {
 
 /// Removes every container of this run; the Ctrl-C, SIGTERM and panic path.
 pub fn remove_run() {
-    if let Ok(found) = list(RUN, run_id()) {
+    // A create request that was in flight when we gave up can still land
+    // just after the first listing, so look again until a listing is empty
+    // (a few rounds at most).
+    for round in 0..4 {
+        let Ok(found) = list(RUN, run_id()) else {
+            return;
+        };
+        if found.is_empty() {
+            return;
+        }
         let ids: Vec<String> = found.into_iter().map(|c| c.id).collect();
         if let Err(e) = remove(&ids) {
-            eprintln!("warning: {e:#}: remove them with `cargo xtask services down`");
+            let e = crate::redact::line(&format!("{e:#}"));
+            eprintln!("warning: {e}: remove them with `cargo xtask services down`");
+            return;
         }
+        std::thread::sleep(std::time::Duration::from_millis(200 * (round + 1)));
     }
 }
 

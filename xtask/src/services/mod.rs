@@ -213,6 +213,15 @@ fn external(s: &mut Settings) -> Result<()> {
     if let Some(db) = urls::database(&pg) {
         s.database = db;
     }
+    // The step drops and recreates its database, so it refuses one that is
+    // not plainly a test database (Phoenix names it `<app>_test`).
+    if !s.database.contains("test") {
+        bail!(
+            "DATABASE_URL names the database `{}`, which the test step would drop and recreate:              point DATABASE_URL at a test database (a name with `test` in it, like `{}_test`)",
+            s.database,
+            s.database
+        );
+    }
     s.user = pg.username().to_string();
     // As written in the URL and as the server sees it (`p%40ss` and `p@ss`).
     for p in pg.password().into_iter().chain(redis.password()) {

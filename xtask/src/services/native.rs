@@ -100,6 +100,8 @@ fn make_dir(project: &str, user: Option<(u32, u32)>) -> Result<PathBuf> {
     );
     let dir = base.join(name);
     std::fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
+    // It will hold the password file: only its owner may look inside.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
     if let Some((uid, gid)) = user {
         std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
             .with_context(|| format!("hand {} to nobody", dir.display()))?;

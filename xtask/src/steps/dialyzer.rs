@@ -15,25 +15,38 @@ const HINT: &str = "correct the code or its @spec at the file:line dialyzer name
 /// Elixir's apps live beside `elixir` in Elixir's lib dir, not in OTP's.
 const ELIXIR_APPS: [&str; 6] = ["elixir", "logger", "mix", "ex_unit", "eex", "iex"];
 
-/// The versions and paths one `elixir` call tells us.
+/// The versions and paths the PLT depends on.
 struct Beam {
     otp: String,
-    erts: String,
+    /// OTP's full version (26.2.5), which also fixes the ERTS version.
+    otp_full: String,
     elixir: String,
     /// Elixir's lib dir, holding `elixir/ebin`, `logger/ebin`, ….
     elixir_lib: PathBuf,
 }
 
+/// Read from the installation's files when the programs on PATH lead to
+/// one, as the doctor does: starting the BEAM would put ~0.4 s in front of
+/// every step. Version managers' shims fall back to asking `elixir`.
 fn beam_facts(app: &Path) -> Result<Beam> {
+    if let Some((otp_full, elixir, elixir_lib)) = crate::doctor::beam_install() {
+        let otp = otp_full.split('.').next().unwrap_or(&otp_full).to_string();
+        return Ok(Beam {
+            otp,
+            otp_full,
+            elixir,
+            elixir_lib,
+        });
+    }
     let sh = xshell::Shell::new()?;
     sh.change_dir(app);
-    let script = r#"IO.write(Enum.join([System.otp_release(), :erlang.system_info(:version), System.version(), Path.dirname(:code.lib_dir(:elixir))], "|"))"#;
+    let script = r#"otp = System.otp_release(); full = case File.read(Path.join([:code.root_dir(), "releases", otp, "OTP_VERSION"])) do {:ok, v} -> String.trim(v); _ -> otp end; IO.write(Enum.join([otp, full, System.version(), Path.dirname(:code.lib_dir(:elixir))], "|"))"#;
     let out = xshell::cmd!(sh, "elixir -e {script}")
         .quiet()
         .read()
         .context("ask elixir for its versions")?;
     let parts: Vec<&str> = out.trim().split('|').collect();
-    let [otp, erts, elixir, lib] = parts[..] else {
+    let [otp, otp_full, elixir, lib] = parts[..] else {
         bail!("unexpected answer from elixir: {out}")
     };
     // Debian's elixir reports `/usr/lib/elixir/bin/../lib`; resolve it so
@@ -41,28 +54,19 @@ fn beam_facts(app: &Path) -> Result<Beam> {
     let elixir_lib = Path::new(lib).canonicalize().unwrap_or_else(|_| lib.into());
     Ok(Beam {
         otp: otp.into(),
-        erts: erts.into(),
+        otp_full: otp_full.into(),
         elixir: elixir.into(),
         elixir_lib,
     })
 }
 
-/// FNV-1a: a stable hash for the cache key (std's hasher may change between
-/// Rust releases, which would invalidate every cache for nothing).
-fn fnv(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf29ce484222325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
-}
-
 fn key(beam: &Beam, lock: Option<&str>, apps: &[String]) -> String {
     let lock = lock.map_or("none".to_string(), |l| {
-        format!("{:016x}", fnv(l.as_bytes()))
+        format!("{:016x}", super::fnv(l.as_bytes()))
     });
     format!(
-        "otp={} erts={} elixir={} mix.lock={lock} apps={}\n",
-        beam.otp,
-        beam.erts,
+        "otp={} elixir={} mix.lock={lock} apps={}\n",
+        beam.otp_full,
         beam.elixir,
         apps.join(",")
     )
@@ -203,7 +207,7 @@ mod tests {
     fn beam(otp: &str, elixir: &str) -> Beam {
         Beam {
             otp: otp.into(),
-            erts: "13.1.5".into(),
+            otp_full: format!("{otp}.2.3"),
             elixir: elixir.into(),
             elixir_lib: "/x".into(),
         }
@@ -233,7 +237,7 @@ mod tests {
 
     #[test]
     fn fnv_is_the_published_function() {
-        assert_eq!(fnv(b""), 0xcbf29ce484222325);
-        assert_eq!(fnv(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(super::super::fnv(b""), 0xcbf29ce484222325);
+        assert_eq!(super::super::fnv(b"a"), 0xaf63dc4c8601ec8c);
     }
 }

@@ -114,3 +114,11 @@ fn missing_tool(id: StepId, ctx: &Ctx, dep_line: &str) -> StepPlan {
     plan.hint = format!("add `{dep_line}` to deps in mix.exs, or drop --require-all");
     plan
 }
+
+/// FNV-1a: a stable hash for cache keys and project ids (std's hasher may change between
+/// Rust releases, which would invalidate every cache for nothing).
+pub fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}

@@ -47,7 +47,7 @@ pub struct TestArgs {
     #[arg(long)]
     pub failed: bool,
     /// Where Postgres and Redis come from (default: XTASK_SERVICES, else
-    /// [services] backend, else auto).
+    /// [services] backend, else docker).
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub services: Option<Backend>,
     /// Arguments for `mix test` itself, after `--` (`-- --seed 0`).
@@ -177,9 +177,16 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     }
     late.push(stop(&slot));
 
+    // With MIX_ENV=test exported (common in CI), `compile` builds
+    // _build/test too, and two Mix commands never compile one env at once.
+    let mut needs = vec![StepId::Deps];
+    if std::env::var("MIX_ENV").as_deref() == Ok("test") && ctx.selected.contains(&StepId::Compile)
+    {
+        needs.push(StepId::Compile);
+    }
     let mut plan = StepPlan::new(StepId::Test, &[], early, HINT);
     plan.phases.push(Phase {
-        needs: vec![StepId::Deps],
+        needs,
         actions: late,
     });
     plan.phases.retain(|p| !p.actions.is_empty());
