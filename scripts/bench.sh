@@ -24,6 +24,8 @@ cat >"$work/xtask.toml" <<TOML
 app_dir = "demo"
 [ci]
 steps = ["deps", "format", "compile", "credo", "sobelow", "dialyzer", "assets"]
+[assets]
+parallel = true
 TOML
 export XTASK_CONFIG="$work/xtask.toml"
 app="$work/demo"

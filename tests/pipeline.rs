@@ -77,9 +77,9 @@ dialyzer (after compile):
   $ dialyzer --no_check_plt --fullpath --no_indentation -pa <elixir>/elixir/ebin --plt priv/plts/<plt>.plt _build/dev/lib/demo/ebin
 assets:
   $ npm ci  (in assets)
-  $ npm run lint  (in assets)
-  $ npm test  (in assets)
-  $ npm run build  (in assets)
+  $ npm run lint  (in assets)  &
+  $ npm test  (in assets)  &
+  $ npm run build  (in assets)  &
   # then, after compile:
   $ mix assets.deploy
   # check priv/static/assets/app.css, priv/static/assets/app.js exist and are not empty
@@ -316,6 +316,24 @@ fn an_eslint_error_fails_assets() {
     for step in ["deps", "format", "compile", "dialyzer", "test"] {
         assert_eq!(done.status_of(step), "ok", "{step}");
     }
+}
+
+#[test]
+fn parallel_npm_scripts_all_finish_and_the_failure_is_named() {
+    let _s = serial();
+    let app = App::demo_copy();
+    app.write_config("[assets]\nparallel = true\n");
+    app.write("assets/js/bad.js", "export const x = 1;\nvar unused = 2;\n");
+    let done = app.xtask(&["assets"]).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert!(done.stderr.contains("[1] `npm run lint"), "{}", done.stderr);
+    // The scripts beside the failed one still ran to the end.
+    assert!(done.stderr.contains("[2] # pass "), "{}", done.stderr);
+    assert!(app.path("priv/static/assets/app.js").is_file(), "build ran");
+    assert!(
+        !done.stderr.contains("$ mix assets.deploy"),
+        "deploy waits for the scripts"
+    );
 }
 
 /// Asserts a bad-input run: exit 2, one line on stderr naming `needle`, no

@@ -72,6 +72,10 @@ pub struct Assets {
     /// npm scripts run after `npm ci`, in order; a script the package.json
     /// does not define is reported as skipped.
     pub scripts: Vec<String>,
+    /// Run those scripts at the same time. Off by default, since one script
+    /// may rely on another's output; turn it on when they are independent
+    /// (eslint, `node --test` and esbuild only read the sources).
+    pub parallel: bool,
     /// The Mix alias that builds the deployable assets.
     pub deploy: String,
     /// Files that must exist and be non-empty afterwards, relative to the app dir.
@@ -152,6 +156,7 @@ impl Default for Assets {
         Assets {
             dir: PathBuf::from("assets"),
             scripts: ["lint", "test", "build"].map(String::from).to_vec(),
+            parallel: false,
             deploy: "assets.deploy".to_string(),
             outputs: ["priv/static/assets/app.css", "priv/static/assets/app.js"]
                 .map(PathBuf::from)

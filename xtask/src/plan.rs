@@ -96,6 +96,9 @@ pub type GuardFn = Box<dyn Fn() -> Option<String> + Send>;
 
 pub enum Action {
     Run(Cmd),
+    /// Commands that run at the same time; all of them finish, and every
+    /// failure is reported.
+    Parallel(Vec<Cmd>),
     /// Runs `cmd` unless `fresh` gives a reason not to (a cache hit).
     RunUnless {
         cmd: Cmd,
@@ -118,6 +121,13 @@ impl Action {
     pub fn describe(&self, base: &Path) -> String {
         match self {
             Action::Run(cmd) => cmd.describe(base),
+            Action::Parallel(cmds) => {
+                let lines: Vec<String> = cmds
+                    .iter()
+                    .map(|c| format!("{}  &", c.describe(base)))
+                    .collect();
+                lines.join("\n  ")
+            }
             Action::RunUnless { cmd, when, .. } => format!("{}  [{when}]", cmd.describe(base)),
             Action::Native { describe, .. } => format!("# {describe}"),
             Action::Skip { what, why } => format!("# skip {what}: {why}"),

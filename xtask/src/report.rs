@@ -112,7 +112,7 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
                 "step": o.id.name(),
                 "status": o.status,
                 "duration_ms": o.duration.as_millis() as u64,
-                "detail": o.detail,
+                "detail": o.detail.as_deref().map(crate::redact::line),
             })
         })
         .collect();

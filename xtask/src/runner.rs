@@ -224,6 +224,7 @@ impl StepCtx {
     fn act(&mut self, action: Action) -> Result<()> {
         match action {
             Action::Run(cmd) => self.run(&cmd),
+            Action::Parallel(cmds) => self.run_all(&cmds),
             Action::RunUnless { cmd, fresh, .. } => match fresh() {
                 Some(why) => {
                     let line = format!("{}  (skipped: {why})", cmd.describe(&self.base));

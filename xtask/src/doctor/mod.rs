@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Output};
 use crate::config::{Loaded, Toolchain};
-use crate::{report, Exit};
+use crate::{redact, report, Exit};
 use output::{json, problems, table};
 use probe::Probe;
 use rows::{app_row, daemon_row, disk_row, Judge, Need, Pin};
@@ -201,9 +201,9 @@ pub fn run(cli: &Cli, loaded: &Loaded) -> Result<Exit> {
     let report = check(&loaded.config.toolchain, &app_dir(cli, loaded));
     let mode = report::resolve(cli.global.output);
     if mode == Output::Json {
-        println!("{}", json(&report));
+        println!("{}", redact::line(&json(&report).to_string()));
     } else {
-        print!("{}", table(&report));
+        print!("{}", redact::line(&table(&report)));
     }
     problems(report.rows.iter(), mode == Output::Github);
     let (errors, warnings) = (report.count(Level::Error), report.count(Level::Warning));

@@ -2,7 +2,7 @@
 //! and for programs (JSON on stdout).
 
 use super::{Level, Report, Row};
-use crate::github;
+use crate::{github, redact};
 
 /// One line per problem on stderr (`doctor: warning: elixir: …`), then
 /// each distinct fix once; under GitHub Actions one annotation per problem,
@@ -19,10 +19,10 @@ pub fn problems<'a>(rows: impl Iterator<Item = &'a Row>, github: bool) {
             let title = github::property(&format!("doctor: {}", r.check));
             eprintln!(
                 "::{level} title={title}::{}",
-                github::data(&format!("{}; fix: {}", r.note, r.fix))
+                github::data(&redact::line(&format!("{}; fix: {}", r.note, r.fix)))
             );
         } else {
-            eprintln!("doctor: {level}: {}: {}", r.check, r.note);
+            eprintln!("doctor: {level}: {}: {}", r.check, redact::line(&r.note));
         }
         if !fixes.contains(&r.fix.as_str()) {
             fixes.push(&r.fix);

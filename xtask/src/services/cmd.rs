@@ -109,10 +109,15 @@ fn up(
         if last_check.elapsed() >= Duration::from_secs(1) {
             last_check = Instant::now();
             if let Err(e) = services.alive() {
+                if services.removed_by_down() {
+                    eprintln!("stopping: `cargo xtask services down` removed the services");
+                    return Ok(Exit::Passed);
+                }
+                // A crash (or an OOM kill) is a failure; the rest is stopped.
                 eprintln!("{}", redact::line(&format!("{e:#}")));
-                eprintln!("stopping: a service is gone (removed by `cargo xtask services down`?)");
+                eprintln!("stopping: a service stopped on its own");
                 drop(services);
-                return Ok(Exit::Passed);
+                return Ok(Exit::Failed);
             }
         }
     }
@@ -141,13 +146,24 @@ fn down(app: &Path) -> Result<Exit> {
     if found.is_empty() {
         eprintln!("no containers of this project");
     }
+    // Every container is tried, so one that fails to go does not keep the
+    // rest running; the failures are reported together.
+    let mut failed = Vec::new();
     for c in &found {
-        labels::remove(std::slice::from_ref(&c.id))?;
-        eprintln!(
-            "removed {} ({}, run {})",
-            labels::short(&c.id),
-            c.service,
-            c.run
+        match labels::remove(std::slice::from_ref(&c.id)) {
+            Ok(()) => eprintln!(
+                "removed {} ({}, run {})",
+                labels::short(&c.id),
+                c.service,
+                c.run
+            ),
+            Err(e) => failed.push(format!("{} ({}): {e:#}", labels::short(&c.id), c.service)),
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "could not remove {}: retry `cargo xtask services down`, or `docker rm -fv` them",
+            failed.join("; ")
         );
     }
     Ok(Exit::Passed)

@@ -328,6 +328,14 @@ impl Services {
         }
     }
 
+    /// True when the services are containers and none of this run's is
+    /// left: `cargo xtask services down` removed them, which is an order to
+    /// stop, not a crash.
+    pub fn removed_by_down(&self) -> bool {
+        matches!(self.inner, Inner::Docker(_))
+            && labels::list(labels::RUN, labels::run_id()).is_ok_and(|l| l.is_empty())
+    }
+
     pub fn recreate_databases(&self, names: &[String]) -> Result<()> {
         wait::recreate_databases(&self.postgres, names)
     }

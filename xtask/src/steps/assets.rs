@@ -33,16 +33,22 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         "`npm ci` needs a package-lock.json in sync: run `npm install` in {} and commit it",
         cfg.dir.display()
     )))];
+    let mut runs = Vec::new();
     for script in &cfg.scripts {
-        npm.push(match scripts.is_some_and(|s| s.contains_key(script)) {
+        match scripts.is_some_and(|s| s.contains_key(script)) {
             // `npm test` is npm's own shorthand; other scripts need `run`.
-            true if script == "test" => Action::Run(Cmd::new("npm", &dir).arg("test")),
-            true => Action::Run(Cmd::new("npm", &dir).args(["run", script])),
-            false => Action::Skip {
+            true if script == "test" => runs.push(Cmd::new("npm", &dir).arg("test")),
+            true => runs.push(Cmd::new("npm", &dir).args(["run", script])),
+            false => npm.push(Action::Skip {
                 what: format!("npm run {script}"),
                 why: "package.json has no such script".into(),
-            },
-        });
+            }),
+        }
+    }
+    if cfg.parallel && runs.len() > 1 {
+        npm.push(Action::Parallel(runs));
+    } else {
+        npm.extend(runs.into_iter().map(Action::Run));
     }
 
     let mut deploy = Vec::new();

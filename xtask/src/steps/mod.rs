@@ -92,9 +92,10 @@ pub fn programs(plan: &StepPlan) -> Vec<&str> {
     plan.phases
         .iter()
         .flat_map(|p| &p.actions)
-        .filter_map(|a| match a {
-            Action::Run(c) | Action::RunUnless { cmd: c, .. } => Some(c.program.as_str()),
-            _ => None,
+        .flat_map(|a| match a {
+            Action::Run(c) | Action::RunUnless { cmd: c, .. } => vec![c.program.as_str()],
+            Action::Parallel(cmds) => cmds.iter().map(|c| c.program.as_str()).collect(),
+            _ => Vec::new(),
         })
         .collect()
 }
