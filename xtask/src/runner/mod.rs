@@ -1,23 +1,19 @@
-//! The only place that executes plans. Steps whose needs are met run at the
-//! same time, up to `--jobs`, each on its own thread with its output
-//! captured; the renderer hears when each starts and ends, and gets the
-//! summary last.
-//!
-//! 1. Steps skipped at planning are settled first.
-//! 2. Loop: start every phase whose needs are done, until `jobs` run.
-//! 3. Wait for one phase to end; settle its step (ok, failed, next phase).
-//! 4. After a failure (without `--keep-going`) or a signal, start nothing
-//!    new, let what runs end, and mark the rest "not run".
+//! The only place that executes plans. `schedule` decides when each phase
+//! of each step starts; this file runs a phase's actions on its thread with
+//! the output captured, and holds what the renderers hear.
 
-use std::collections::VecDeque;
+mod schedule;
+
+pub use schedule::run;
+
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 
-use crate::plan::{Action, Cmd, Phase, StepPlan};
+use crate::plan::{Action, Cmd, Phase};
 use crate::steps::StepId;
 use crate::{proc, redact};
 
@@ -246,7 +242,7 @@ impl StepCtx {
     }
 }
 
-struct PhaseDone {
+pub(crate) struct PhaseDone {
     index: usize,
     ok: bool,
     duration: Duration,
@@ -255,7 +251,7 @@ struct PhaseDone {
     notes: Vec<String>,
 }
 
-fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
+pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
     let started = Instant::now();
     let mut ctx = StepCtx::new(id, opts.base.clone(), opts.live.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -287,158 +283,4 @@ fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
         hint: ctx.hint,
         notes: ctx.notes,
     }
-}
-
-enum State {
-    Pending,
-    Running,
-    Done,
-}
-
-pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
-    let started = Instant::now();
-    let opts = Arc::new(opts);
-    let ids: Vec<StepId> = plans.iter().map(|p| p.id).collect();
-    let mut hints: Vec<String> = plans.iter().map(|p| p.hint.clone()).collect();
-    let mut state: Vec<State> = plans.iter().map(|_| State::Pending).collect();
-    let mut outcomes: Vec<Outcome> = plans
-        .iter()
-        .map(|p| Outcome {
-            id: p.id,
-            status: Status::NotRun,
-            duration: Duration::ZERO,
-            detail: None,
-            log: Vec::new(),
-        })
-        .collect();
-    let mut phases: Vec<VecDeque<Phase>> = Vec::new();
-    for (i, p) in plans.into_iter().enumerate() {
-        if let Some(why) = p.skip {
-            outcomes[i].status = Status::Skipped;
-            outcomes[i].detail = Some(why);
-            state[i] = State::Done;
-            ui.finished(&outcomes[i]);
-        }
-        phases.push(p.phases.into());
-    }
-
-    let (tx, rx) = mpsc::channel::<PhaseDone>();
-    let mut running = 0;
-    let mut first_failure: Option<StepId> = None;
-    let mut notes: Vec<Vec<String>> = ids.iter().map(|_| Vec::new()).collect();
-    loop {
-        let stop_new = proc::interrupted() || (first_failure.is_some() && !opts.keep_going);
-        // Settle steps that can never start, then start what is ready.
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for i in 0..ids.len() {
-                if !matches!(state[i], State::Pending) {
-                    continue;
-                }
-                let needs: Vec<StepId> = phases[i]
-                    .front()
-                    .map(|p| p.needs.clone())
-                    .unwrap_or_default();
-                let blocked = needs.iter().find(|n| {
-                    ids.iter().position(|x| x == *n).is_some_and(|j| {
-                        matches!(state[j], State::Done)
-                            && !matches!(outcomes[j].status, Status::Ok | Status::Skipped)
-                    })
-                });
-                if let Some(b) = blocked {
-                    let why = format!("needs {b}, which did not pass");
-                    settle(
-                        &mut outcomes[i],
-                        &mut state[i],
-                        Status::NotRun,
-                        Some(why),
-                        ui,
-                    );
-                    changed = true;
-                    continue;
-                }
-                let ready = needs.iter().all(|n| {
-                    ids.iter()
-                        .position(|x| x == n)
-                        .is_none_or(|j| matches!(state[j], State::Done))
-                });
-                if ready && !stop_new && running < opts.jobs.max(1) {
-                    let phase = phases[i].pop_front().expect("a pending step has a phase");
-                    if outcomes[i].log.is_empty() {
-                        ui.started(ids[i]);
-                    }
-                    state[i] = State::Running;
-                    running += 1;
-                    let (tx, opts, id) = (tx.clone(), Arc::clone(&opts), ids[i]);
-                    std::thread::spawn(move || {
-                        let _ = tx.send(run_phase(i, id, phase, &opts));
-                    });
-                }
-            }
-        }
-        if running == 0 {
-            break;
-        }
-        let done = rx.recv().expect("a running phase always reports");
-        running -= 1;
-        let i = done.index;
-        let o = &mut outcomes[i];
-        o.duration += done.duration;
-        o.log.extend(done.log);
-        notes[i].extend(done.notes);
-        if !done.ok {
-            let status = if proc::interrupted() {
-                Status::Interrupted
-            } else {
-                Status::Failed
-            };
-            let hint = done.hint.unwrap_or_else(|| std::mem::take(&mut hints[i]));
-            settle(o, &mut state[i], status, Some(hint), ui);
-            first_failure.get_or_insert(ids[i]);
-        } else if phases[i].is_empty() {
-            let note = Some(notes[i].join("; "));
-            settle(o, &mut state[i], Status::Ok, note, ui);
-        } else {
-            state[i] = State::Pending;
-        }
-    }
-
-    let interrupted = proc::interrupted();
-    for i in 0..ids.len() {
-        if matches!(state[i], State::Pending) {
-            let why = if interrupted {
-                format!("not started: interrupted by {}", proc::signal_name())
-            } else {
-                let f = first_failure.map(|f| f.to_string()).unwrap_or_default();
-                format!("not started after {f} failed (--keep-going runs it)")
-            };
-            let status = if interrupted {
-                Status::Interrupted
-            } else {
-                Status::NotRun
-            };
-            settle(&mut outcomes[i], &mut state[i], status, Some(why), ui);
-        }
-    }
-    let summary = Summary {
-        outcomes,
-        wall: started.elapsed(),
-        interrupted,
-    };
-    ui.summary(&summary);
-    summary
-}
-
-fn settle(
-    o: &mut Outcome,
-    state: &mut State,
-    status: Status,
-    detail: Option<String>,
-    ui: &mut dyn Ui,
-) {
-    o.status = status;
-    o.detail = detail.filter(|d| !d.is_empty());
-    *state = State::Done;
-    ui.finished(o);
 }
