@@ -170,13 +170,7 @@ impl Done {
             .unwrap_or_else(|| panic!("no summary in:\n{}", self.stderr));
         self.stderr[start..]
             .lines()
-            .find(|l| {
-                l.split_whitespace()
-                    .skip_while(|w| *w != step)
-                    .next()
-                    .is_some()
-                    && l.starts_with("  ")
-            })
+            .find(|l| l.split_whitespace().any(|w| w == step) && l.starts_with("  "))
             .unwrap_or_else(|| panic!("no row for {step} in:\n{}", self.stderr))
             .to_string()
     }

@@ -180,19 +180,10 @@ impl Containers {
                     out.extend(logs(c.stderr_to_vec()).await);
                     out
                 });
-                let text = String::from_utf8_lossy(&out);
-                let tail: Vec<&str> = text
-                    .lines()
-                    .rev()
-                    .take(12)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
                 return Err(anyhow!(
                     "the {service} container {} stopped; its last output:\n{}",
                     labels::short(c.id()),
-                    tail.join("\n")
+                    super::tail(&String::from_utf8_lossy(&out))
                 ));
             }
         }

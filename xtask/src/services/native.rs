@@ -280,17 +280,9 @@ impl Procs {
                         .join(format!("{}.log", name.trim_end_matches("-server"))),
                 )
                 .unwrap_or_default();
-                let tail: Vec<&str> = log
-                    .lines()
-                    .rev()
-                    .take(12)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
                 return Err(anyhow!(
                     "{name} exited during start-up; its log ends:\n{}",
-                    tail.join("\n")
+                    super::tail(&log)
                 ));
             }
         }
