@@ -521,3 +521,19 @@ fn a_second_dialyzer_run_reuses_the_plt_and_a_new_key_rebuilds_it() {
     let third = app.xtask(&["dialyzer"]).run();
     assert!(third.stderr.contains("Creating PLT"), "{}", third.stderr);
 }
+
+#[test]
+fn require_all_turns_a_missing_tool_into_a_failure() {
+    let app = App::demo_copy();
+    let done = app.xtask(&["credo", "--require-all"]).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(done.status_of("credo"), "failed");
+    assert!(
+        done.row("credo").contains("{:credo, "),
+        "{}",
+        done.row("credo")
+    );
+    let done = app.xtask(&["credo"]).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    assert_eq!(done.status_of("credo"), "skipped");
+}

@@ -48,8 +48,8 @@ pub struct Sobelow {
     /// Pass `--config`, so sobelow reads the app's `.sobelow-conf`.
     pub config: bool,
     /// The lowest confidence that fails the step (`--exit`) when the app
-    /// has no .sobelow-conf of its own: low, medium or high.
-    pub exit: String,
+    /// has no .sobelow-conf of its own.
+    pub exit: Confidence,
     pub args: Vec<String>,
 }
 
@@ -80,6 +80,25 @@ pub struct Assets {
     pub deploy: String,
     /// Files that must exist and be non-empty afterwards, relative to the app dir.
     pub outputs: Vec<PathBuf>,
+}
+
+/// Sobelow's confidence levels, as its `--exit` flag takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
 }
 
 /// Versions the flake, the Dockerfile and `doctor` agree on.
@@ -131,7 +150,7 @@ impl Default for Sobelow {
     fn default() -> Self {
         Sobelow {
             config: true,
-            exit: "low".into(),
+            exit: Confidence::Low,
             args: Vec::new(),
         }
     }
@@ -324,6 +343,19 @@ mod tests {
     fn wrong_type_names_line_and_column() {
         let err = parse("[ci]\nsteps = \"format\"\n").unwrap_err();
         assert!(err.starts_with("2:9:"), "{err}");
+    }
+
+    #[test]
+    fn sobelow_exit_is_a_confidence_level() {
+        assert_eq!(
+            parse("[sobelow]\nexit = \"medium\"\n")
+                .unwrap()
+                .sobelow
+                .exit,
+            Confidence::Medium
+        );
+        let err = parse("[sobelow]\nexit = \"loud\"\n").unwrap_err();
+        assert!(err.starts_with("2:8:") && err.contains("loud"), "{err}");
     }
 
     #[test]

@@ -214,6 +214,42 @@ mod tests {
     }
 
     #[test]
+    fn with_dialyxir_the_plt_and_the_check_go_through_mix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mix_exs = "def project, do: [app: :a, deps: [{:dialyxir, \"~> 1.4\", runtime: false}]]";
+        std::fs::write(dir.path().join("mix.exs"), mix_exs).unwrap();
+        let (config, project) = (
+            crate::config::Config::default(),
+            crate::mixproj::MixProject::read(dir.path()).unwrap(),
+        );
+        let args = crate::steps::test::TestArgs::default();
+        let ctx = Ctx {
+            app: dir.path(),
+            config: &config,
+            project: &project,
+            selected: &[],
+            fix: false,
+            require_all: false,
+            test: &args,
+        };
+        let plan = plan(&ctx).unwrap();
+        let lines: Vec<String> = plan.phases[0]
+            .actions
+            .iter()
+            .map(|a| a.describe(dir.path()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "# create priv/plts",
+                "$ mix dialyzer --plt  [when the PLT key changed]",
+                "# record the PLT key in priv/plts/dialyxir.key",
+                "$ mix dialyzer --format short",
+            ]
+        );
+    }
+
+    #[test]
     fn key_changes_with_otp_elixir_lock_and_apps() {
         let apps = vec!["erts".to_string()];
         let base = key(&beam("25", "1.14.0"), None, &apps);

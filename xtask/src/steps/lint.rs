@@ -55,3 +55,79 @@ pub fn sobelow(ctx: &Ctx) -> StepPlan {
         "address the findings, or mark a false positive with `# sobelow_skip [\"Type\"]`",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::mixproj::MixProject;
+
+    const WITH_TOOLS: &str =
+        "defmodule A.MixProject do\n  def project, do: [app: :a, deps: deps()]\n  \
+        defp deps, do: [{:credo, \"~> 1.7\"}, {:sobelow, \"~> 0.13\"}]\nend\n";
+    const WITHOUT: &str =
+        "defmodule A.MixProject do\n  def project, do: [app: :a, deps: []]\nend\n";
+
+    /// Plans credo and sobelow for a mix.exs; returns each plan's one line.
+    fn plan(mix_exs: &str, sobelow_conf: bool, require_all: bool) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mix.exs"), mix_exs).unwrap();
+        if sobelow_conf {
+            std::fs::write(dir.path().join(".sobelow-conf"), "[exit: \"medium\"]\n").unwrap();
+        }
+        let (config, project) = (Config::default(), MixProject::read(dir.path()).unwrap());
+        let args = crate::steps::test::TestArgs::default();
+        let ctx = Ctx {
+            app: dir.path(),
+            config: &config,
+            project: &project,
+            selected: &[],
+            fix: false,
+            require_all,
+            test: &args,
+        };
+        [credo(&ctx), sobelow(&ctx)]
+            .iter()
+            .map(|p| match &p.skip {
+                Some(why) => format!("skipped: {why}"),
+                None => p.phases[0]
+                    .actions
+                    .iter()
+                    .map(|a| a.describe(dir.path()))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tools_in_deps_run_with_the_real_flags() {
+        let lines = plan(WITH_TOOLS, false, false);
+        assert_eq!(
+            lines,
+            [
+                "$ mix credo --strict",
+                "$ mix sobelow --private --config --exit low"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sobelow_conf_decides_the_exit_level() {
+        let lines = plan(WITH_TOOLS, true, false);
+        assert_eq!(lines[1], "$ mix sobelow --private --config");
+    }
+
+    #[test]
+    fn absent_tools_are_skipped_with_the_line_to_add_or_fail_when_required() {
+        let lines = plan(WITHOUT, false, false);
+        assert!(
+            lines[0].starts_with("skipped: credo is not a dependency: add `{:credo, "),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].contains("{:sobelow, "), "{}", lines[1]);
+        let lines = plan(WITHOUT, false, true);
+        assert_eq!(lines[0], "# require credo (--require-all)");
+    }
+}
