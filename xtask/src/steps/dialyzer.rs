@@ -215,29 +215,14 @@ mod tests {
 
     #[test]
     fn with_dialyxir_the_plt_and_the_check_go_through_mix() {
-        let dir = tempfile::tempdir().unwrap();
         let mix_exs = "def project, do: [app: :a, deps: [{:dialyxir, \"~> 1.4\", runtime: false}]]";
-        std::fs::write(dir.path().join("mix.exs"), mix_exs).unwrap();
-        let (config, project) = (
-            crate::config::Config::default(),
-            crate::mixproj::MixProject::read(dir.path()).unwrap(),
-        );
-        let args = crate::steps::test::TestArgs::default();
-        let ctx = Ctx {
-            app: dir.path(),
-            config: &config,
-            project: &project,
-            selected: &[],
-            fix: false,
-            require_all: false,
-            test: &args,
-        };
-        let plan = plan(&ctx).unwrap();
-        let lines: Vec<String> = plan.phases[0]
-            .actions
-            .iter()
-            .map(|a| a.describe(dir.path()))
-            .collect();
+        let lines: Vec<String> = crate::steps::with_ctx(mix_exs, &[], false, |ctx| {
+            plan(ctx).unwrap().phases[0]
+                .actions
+                .iter()
+                .map(|a| a.describe(ctx.app))
+                .collect()
+        });
         assert_eq!(
             lines,
             [

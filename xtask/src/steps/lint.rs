@@ -59,8 +59,6 @@ pub fn sobelow(ctx: &Ctx) -> StepPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::mixproj::MixProject;
 
     const WITH_TOOLS: &str =
         "defmodule A.MixProject do\n  def project, do: [app: :a, deps: deps()]\n  \
@@ -70,34 +68,25 @@ mod tests {
 
     /// Plans credo and sobelow for a mix.exs; returns each plan's one line.
     fn plan(mix_exs: &str, sobelow_conf: bool, require_all: bool) -> Vec<String> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("mix.exs"), mix_exs).unwrap();
-        if sobelow_conf {
-            std::fs::write(dir.path().join(".sobelow-conf"), "[exit: \"medium\"]\n").unwrap();
-        }
-        let (config, project) = (Config::default(), MixProject::read(dir.path()).unwrap());
-        let args = crate::steps::test::TestArgs::default();
-        let ctx = Ctx {
-            app: dir.path(),
-            config: &config,
-            project: &project,
-            selected: &[],
-            fix: false,
-            require_all,
-            test: &args,
+        let conf: &[(&str, &str)] = if sobelow_conf {
+            &[(".sobelow-conf", "[exit: \"medium\"]\n")]
+        } else {
+            &[]
         };
-        [credo(&ctx), sobelow(&ctx)]
-            .iter()
-            .map(|p| match &p.skip {
-                Some(why) => format!("skipped: {why}"),
-                None => p.phases[0]
-                    .actions
-                    .iter()
-                    .map(|a| a.describe(dir.path()))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            })
-            .collect()
+        crate::steps::with_ctx(mix_exs, conf, require_all, |ctx| {
+            [credo(ctx), sobelow(ctx)]
+                .iter()
+                .map(|p| match &p.skip {
+                    Some(why) => format!("skipped: {why}"),
+                    None => p.phases[0]
+                        .actions
+                        .iter()
+                        .map(|a| a.describe(ctx.app))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                })
+                .collect()
+        })
     }
 
     #[test]

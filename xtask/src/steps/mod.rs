@@ -123,3 +123,30 @@ pub fn fnv(data: &[u8]) -> u64 {
         (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
     })
 }
+
+/// Plans against a throwaway app with this mix.exs (and `files` beside it).
+#[cfg(test)]
+pub(crate) fn with_ctx<T>(
+    mix_exs: &str,
+    files: &[(&str, &str)],
+    require_all: bool,
+    f: impl FnOnce(&Ctx) -> T,
+) -> T {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mix.exs"), mix_exs).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let (config, project) = (Config::default(), MixProject::read(dir.path()).unwrap());
+    let args = test::TestArgs::default();
+    let ctx = Ctx {
+        app: dir.path(),
+        config: &config,
+        project: &project,
+        selected: &[],
+        fix: false,
+        require_all,
+        test: &args,
+    };
+    f(&ctx)
+}
