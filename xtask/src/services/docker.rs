@@ -56,15 +56,7 @@ pub fn start(s: &Settings) -> Result<(Containers, Url, Url)> {
         // fsync saves a few hundred ms of start-up on a throwaway database.
         .with_env_var("POSTGRES_INITDB_ARGS", "--no-sync")
         // Throwaway data: durability only costs time here.
-        .with_cmd([
-            "postgres",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ]);
+        .with_cmd(std::iter::once("postgres").chain(super::THROWAWAY_PG));
     if s.password.is_empty() {
         postgres = postgres.with_env_var("POSTGRES_HOST_AUTH_METHOD", "trust");
     }

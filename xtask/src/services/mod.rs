@@ -138,6 +138,17 @@ impl Services {
     }
 }
 
+/// Postgres settings for a throwaway test database, where durability only
+/// costs time; both the container and the native server get them.
+const THROWAWAY_PG: [&str; 6] = [
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+];
+
 /// The last lines of a service's output: enough to show why it stopped.
 fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();

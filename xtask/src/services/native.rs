@@ -190,14 +190,7 @@ pub fn start(s: &Settings, bins: &Binaries) -> Result<(Procs, Url, Url)> {
             "-c",
             &format!("unix_socket_directories={}", dir.display()),
         ])
-        .args([
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ]);
+        .args(super::THROWAWAY_PG);
     procs.postgres = Some(Background::start(
         &postgres,
         setup(user, dir.join("postgres.log")),
