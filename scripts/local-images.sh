@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Builds local stand-ins for the official postgres:16-alpine and redis:7-alpine
-# images, for machines that cannot reach any container registry. They keep the
-# same contract (env vars, ports, log lines, args after the image name) and are
-# built only from Debian packages:
+# images, and for the hexpm/elixir builder and debian slim runner that a
+# release Dockerfile from `mix phx.gen.release --docker` starts from, for
+# machines that cannot reach any container registry. They keep the same
+# contract (env vars, ports, log lines, args after the image name; mix and a
+# full OTP in the builder) and are built only from Debian packages:
 #
 #   phx-xtask-local/debian:bookworm   debootstrapped minbase rootfs, `docker import`ed
 #   phx-xtask-local/postgres:15       docker/local/postgres (postgresql-15)
 #   phx-xtask-local/redis:7           docker/local/redis    (redis-server 7.0)
+#   phx-xtask-local/elixir-builder:1.14-erlang-25-debian-bookworm
+#                                     docker/local/elixir-builder (elixir 1.14, OTP 25, node)
+#   phx-xtask-local/runner:bookworm   docker/local/runner   (the release's runtime libs)
+#
+# The last two are what demo/Dockerfile takes as BUILDER_IMAGE and RUNNER_IMAGE:
+#   docker build \
+#     --build-arg BUILDER_IMAGE=phx-xtask-local/elixir-builder:1.14-erlang-25-debian-bookworm \
+#     --build-arg RUNNER_IMAGE=phx-xtask-local/runner:bookworm demo
 #
 # Usage: scripts/local-images.sh [--force]
-#   --force   rebuild all three images even if they already exist.
+#   --force   rebuild all the images even if they already exist.
 # Environment:
 #   DEBIAN_MIRROR            default http://deb.debian.org/debian
 #   DEBIAN_SECURITY_MIRROR   default http://deb.debian.org/debian-security
@@ -25,6 +35,10 @@ set -euo pipefail
 readonly BASE_IMAGE=phx-xtask-local/debian:bookworm
 readonly POSTGRES_IMAGE=phx-xtask-local/postgres:15
 readonly REDIS_IMAGE=phx-xtask-local/redis:7
+# Tagged like hexpm/elixir's images, with the versions Debian bookworm ships;
+# docker/local/elixir-builder fails its build if they ever differ.
+readonly BUILDER_IMAGE=phx-xtask-local/elixir-builder:1.14-erlang-25-debian-bookworm
+readonly RUNNER_IMAGE=phx-xtask-local/runner:bookworm
 readonly SUITE=bookworm
 readonly MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 readonly SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
@@ -212,6 +226,8 @@ main() {
 	if $force || $rebuilt_base; then stale=true; fi
 	build_service "$POSTGRES_IMAGE" "$repo_root/docker/local/postgres" "$stale"
 	build_service "$REDIS_IMAGE" "$repo_root/docker/local/redis" "$stale"
+	build_service "$BUILDER_IMAGE" "$repo_root/docker/local/elixir-builder" "$stale"
+	build_service "$RUNNER_IMAGE" "$repo_root/docker/local/runner" "$stale"
 	remove_replaced
 	docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep '^phx-xtask-local/' | sort
 }

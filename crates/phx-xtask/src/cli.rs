@@ -1,0 +1,230 @@
+//! The command line: every clap type, whose doc comments are the `--help`
+//! text. Nothing below the entry point sees these: `run::Run` is resolved
+//! from them once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Backend;
+
+/// A Phoenix app's whole CI as one command, the same on a laptop and in CI.
+///
+/// Every step plans the commands it needs, then one runner executes them:
+/// independent steps run at the same time, each step's output is captured,
+/// and a summary says what passed, what failed and how to fix it.
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The Phoenix app's directory (default: `app_dir` from xtask.toml).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub app_dir: Option<PathBuf>,
+    /// The config file (default: xtask.toml at the project root).
+    #[arg(long, global = true, value_name = "FILE", env = "XTASK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print every command that would run, in order, and run none of them.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Keep running the steps that do not depend on a failed one.
+    #[arg(long, global = true)]
+    pub keep_going: bool,
+    /// How many steps may run at once (default: the number of cores).
+    #[arg(long, short = 'j', global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// How to show progress and the summary.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Auto)]
+    pub output: Output,
+    /// Treat a step skipped for a missing tool (credo, sobelow) as a failure.
+    #[arg(long, global = true)]
+    pub require_all: bool,
+    /// Show every step's output, not only the failures' (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Show only failures and the summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Where output goes: `auto` draws spinners on a terminal, uses GitHub's
+/// groups and annotations under GitHub Actions, and plain blocks elsewhere.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Auto,
+    Plain,
+    Json,
+    Github,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Fetch and compile dependencies, and check mix.lock for unused ones.
+    Deps,
+    /// Check formatting with `mix format --check-formatted`.
+    Format {
+        /// Rewrite the files instead of checking them.
+        #[arg(long)]
+        fix: bool,
+    },
+    /// Compile with warnings as errors.
+    Compile,
+    /// Run `mix credo --strict` (skipped when credo is not a dependency).
+    Credo,
+    /// Run `mix sobelow --config` (skipped when sobelow is not a dependency).
+    Sobelow,
+    /// Run dialyzer with a cached PLT (dialyxir when it is a dependency,
+    /// else OTP's dialyzer on the compiled beams).
+    Dialyzer,
+    /// Install, lint, test and build the assets, then `mix assets.deploy`,
+    /// then check that every configured output exists and is not empty.
+    Assets,
+    /// Run `mix test` with Postgres and Redis started for it (at once, while
+    /// the test build compiles), in partitions if asked, then report coverage.
+    Test(TestArgs),
+    /// Start Postgres and Redis for development (`up`), remove this
+    /// project's containers (`down`), or list them (`status`).
+    Services {
+        #[command(subcommand)]
+        action: ServicesAction,
+    },
+    /// Run every step `ci` is configured to run, after the doctor's checks.
+    Ci,
+    /// Check this machine against the pins in xtask.toml: each tool's version,
+    /// the docker daemon, disk space for images, and the app dir.
+    Doctor,
+    /// List the steps, whether `ci` runs each, and what each does.
+    List,
+    /// Run the named steps (built-in or the repo's own) as `ci` would.
+    Step {
+        /// The steps, by name (see `cargo xtask list`).
+        #[arg(required = true, value_name = "STEP")]
+        names: Vec<String>,
+    },
+    /// Set up phx-xtask in an existing Phoenix repo: xtask.toml with the
+    /// pins read from the app, the thin xtask crate, the cargo alias, the
+    /// flake and the CI workflow.
+    Init(InitArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct InitArgs {
+    /// The repository to set up (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// Overwrite files that already exist.
+    #[arg(long)]
+    pub force: bool,
+    /// How the thin crate depends on phx-xtask, as a Cargo dependency
+    /// table's inner text (default: the crates.io version of this tool).
+    #[arg(long, value_name = "TOML", hide = true)]
+    pub dependency: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct TestArgs {
+    /// Run the suite as N `mix test --partitions N` processes at once, each
+    /// with its own database and Redis DB (default: [test] partitions).
+    #[arg(long, value_name = "N", conflicts_with = "partition")]
+    pub partitions: Option<u32>,
+    /// Run only partition K of N, to split the suite across CI machines.
+    #[arg(long, value_name = "K/N", value_parser = parse_partition)]
+    pub partition: Option<Partition>,
+    /// Run only the tests with this tag (repeatable), as ExUnit's --only.
+    #[arg(long, value_name = "TAG")]
+    pub only: Vec<String>,
+    /// Leave out the tests with this tag (repeatable), as ExUnit's --exclude.
+    #[arg(long, value_name = "TAG")]
+    pub exclude: Vec<String>,
+    /// Run only the tests that failed last time.
+    #[arg(long)]
+    pub failed: bool,
+    /// Where Postgres and Redis come from (default: XTASK_SERVICES, else
+    /// [services] backend, else docker).
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub services: Option<Backend>,
+    /// Arguments for `mix test` itself, after `--` (`-- --seed 0`).
+    #[arg(last = true, value_name = "MIX_TEST_ARGS")]
+    pub extra: Vec<String>,
+}
+
+/// `--partition K/N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub k: u32,
+    pub n: u32,
+}
+
+pub fn parse_partition(s: &str) -> std::result::Result<Partition, String> {
+    let bad = || format!("`{s}` is not K/N: write the partition and the count, like 2/4");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u32, u32) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || k == 0 || k > n {
+        return Err(format!(
+            "partition {k}/{n} does not exist: K must be between 1 and N"
+        ));
+    }
+    Ok(Partition { k, n })
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ServicesAction {
+    /// Start Postgres and Redis, print their URLs, and keep them running
+    /// until Ctrl-C or `cargo xtask services down`.
+    Up {
+        /// Where they run: docker, native or auto (default: XTASK_SERVICES,
+        /// else [services] backend, else docker).
+        #[arg(long, value_enum, value_name = "BACKEND")]
+        services: Option<Backend>,
+        /// Stop again as soon as both answer (for measuring start-up).
+        #[arg(long, hide = true)]
+        exit_when_ready: bool,
+    },
+    /// Remove every container this project started, found by its labels.
+    Down,
+    /// List this project's containers: service, port, run and owner.
+    Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn partition_specs() {
+        assert_eq!(parse_partition("2/4"), Ok(Partition { k: 2, n: 4 }));
+        assert_eq!(parse_partition(" 1 / 1 "), Ok(Partition { k: 1, n: 1 }));
+        for bad in ["", "2", "2/", "/4", "a/b", "-1/4", "2/4/8"] {
+            assert!(
+                parse_partition(bad).unwrap_err().contains("is not K/N"),
+                "{bad}"
+            );
+        }
+        for bad in ["0/4", "5/4", "1/0"] {
+            assert!(
+                parse_partition(bad).unwrap_err().contains("does not exist"),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! What a step's actions run with: the step's log, the variables an earlier
+//! action exported (the test step's `DATABASE_URL`), and the one way a
+//! planned command is executed (echoed, run through `proc`, its status
+//! judged). The runner makes one per phase; native actions receive it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Result};
+
+use crate::cmd::Cmd;
+use crate::env::Env;
+use crate::ids::StepId;
+use crate::{proc, redact};
+
+/// Called for each output line as it arrives (`-vv`).
+pub type Live = Arc<dyn Fn(StepId, &str) + Send + Sync>;
+
+pub struct Exec {
+    pub id: StepId,
+    /// The app dir, which echoed commands are shown relative to.
+    pub base: PathBuf,
+    /// Exported to every later command of the step.
+    pub env: Vec<(String, String)>,
+    /// Values for commands' late env, by key.
+    pub vars: BTreeMap<String, String>,
+    pub log: Vec<String>,
+    /// Set by the action that failed, to replace the step's hint.
+    pub hint: Option<String>,
+    /// Parts of the step that were skipped, for the summary row.
+    pub notes: Vec<String>,
+    live: Option<Live>,
+    snapshot: Env,
+}
+
+impl Exec {
+    pub fn new(id: StepId, base: PathBuf, live: Option<Live>, snapshot: Env) -> Exec {
+        Exec {
+            id,
+            base,
+            env: Vec::new(),
+            vars: BTreeMap::new(),
+            log: Vec::new(),
+            hint: None,
+            notes: Vec::new(),
+            live,
+            snapshot,
+        }
+    }
+
+    /// The environment the run was started with.
+    pub fn env_snapshot(&self) -> &Env {
+        &self.snapshot
+    }
+
+    pub fn log(&mut self, line: impl AsRef<str>) {
+        let line = redact::line(line.as_ref());
+        if let Some(live) = &self.live {
+            live(self.id, &line);
+        }
+        self.log.push(line);
+    }
+
+    /// Echoes `cmd`, runs it with the exported env, and fails on a non-zero exit.
+    pub fn run(&mut self, cmd: &Cmd) -> Result<()> {
+        let code = self.run_unchecked(cmd)?;
+        // The BEAM exits 0 on SIGTERM, so a mix we stopped would look passed.
+        if proc::interrupted() {
+            return Err(anyhow!(
+                "`{}` was stopped by {}",
+                cmd.program,
+                proc::signal_name()
+            ));
+        }
+        if code == Some(0) {
+            return Ok(());
+        }
+        if cmd.hint.is_some() {
+            self.hint.clone_from(&cmd.hint);
+        }
+        let what = cmd.fill(&self.vars).describe(&self.base);
+        Err(match code {
+            Some(c) => anyhow!("`{}` exited with code {c}", what.trim_start_matches("$ ")),
+            None => anyhow!("`{}` was killed by a signal", what.trim_start_matches("$ ")),
+        })
+    }
+
+    /// Echoes and runs `cmd`, returning its exit code without judging it.
+    pub fn run_unchecked(&mut self, cmd: &Cmd) -> Result<Option<i32>> {
+        if proc::interrupted() {
+            return Err(anyhow!("interrupted before `{}`", cmd.program));
+        }
+        let cmd = &cmd.fill(&self.vars);
+        let mut env: Vec<(&str, &str)> = Vec::new();
+        for late in &cmd.late_env {
+            let value = self.vars.get(&late.key).ok_or_else(|| {
+                anyhow!("`{}` needs {}, which no earlier action set", cmd.program, late.var)
+            })?;
+            env.push((&late.var, value));
+        }
+        env.extend(cmd.env.iter().chain(&self.env).map(|(k, v)| (k.as_str(), v.as_str())));
+        let spawn = proc::Spawn {
+            program: &cmd.program,
+            args: &cmd.args,
+            dir: &cmd.dir,
+            env,
+        };
+        let echo = cmd.describe(&self.base);
+        let (live, id) = (self.live.clone(), self.id);
+        let mut lines = vec![echo.clone()];
+        if let Some(live) = &live {
+            live(id, &echo);
+        }
+        let code = proc::run(&spawn, |l| {
+            let l = redact::line(l);
+            if let Some(live) = &live {
+                live(id, &l);
+            }
+            lines.push(l);
+        });
+        self.log.extend(lines);
+        code
+    }
+
+    /// Runs `cmds` at the same time, each echoed; their output is kept in
+    /// blocks, one per command in order, each line prefixed with `[N]`.
+    pub fn run_all(&mut self, cmds: &[Cmd]) -> Result<()> {
+        let results: Vec<(Vec<String>, Result<()>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = cmds
+                .iter()
+                .map(|cmd| {
+                    let mut sub = Exec::new(self.id, self.base.clone(), self.live.clone(), self.snapshot.clone());
+                    sub.env = self.env.clone();
+                    sub.vars = self.vars.clone();
+                    s.spawn(move || {
+                        let r = sub.run(cmd);
+                        (sub.log, r)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a command thread does not panic"))
+                .collect()
+        });
+        let mut errors = Vec::new();
+        for (i, (log, r)) in results.into_iter().enumerate() {
+            self.log
+                .extend(log.into_iter().map(|l| format!("[{}] {l}", i + 1)));
+            if let Err(e) = r {
+                errors.push(format!("[{}] {e}", i + 1));
+            }
+        }
+        if errors.is_empty() {
+            return Ok(());
+        }
+        if let Some(h) = cmds.iter().find_map(|c| c.hint.clone()) {
+            self.hint = Some(h);
+        }
+        Err(anyhow!("{}", errors.join("; ")))
+    }
+}

@@ -1,0 +1,174 @@
+//! `cargo xtask init`: sets phx-xtask up in an existing Phoenix repo. It
+//! writes xtask.toml (with the pins read from the app), the cargo alias,
+//! the thin xtask crate, the flake and .envrc, and the CI workflow; it
+//! refuses to overwrite anything without `--force`, and checks every
+//! target before writing the first file, so it never stops half-way.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::beam;
+use crate::cli::InitArgs;
+use crate::run::{Exit, Run};
+
+const FLAKE: &str = include_str!("../templates/flake.nix");
+const ENVRC: &str = include_str!("../templates/envrc");
+const WORKFLOW: &str = include_str!("../templates/ci.yml");
+
+pub fn run(args: &InitArgs, run: &Run) -> Result<Exit> {
+    let repo = match &args.repo {
+        Some(r) => r.clone(),
+        None => std::env::current_dir().context("read the current directory")?,
+    };
+    let app = find_app(&repo)?;
+    let files = files(&repo, &app, args, run)?;
+    let taken: Vec<String> = files
+        .iter()
+        .filter(|(p, _)| p.exists())
+        .map(|(p, _)| p.strip_prefix(&repo).unwrap_or(p).display().to_string())
+        .collect();
+    if !taken.is_empty() && !args.force {
+        bail!(
+            "{} already exist: nothing was written; move them away, or pass --force to overwrite them",
+            taken.join(", ")
+        );
+    }
+    for (path, text) in &files {
+        std::fs::create_dir_all(path.parent().expect("a file in a dir"))?;
+        std::fs::write(path, text).with_context(|| format!("write {}", path.display()))?;
+        eprintln!("wrote {}", path.strip_prefix(&repo).unwrap_or(path).display());
+    }
+    eprintln!("next: `cargo xtask ci` (or `nix develop --command cargo xtask ci`)");
+    Ok(Exit::Passed)
+}
+
+/// The Mix project: the repo itself, or its one subdirectory with a mix.exs.
+fn find_app(repo: &Path) -> Result<PathBuf> {
+    if repo.join("mix.exs").is_file() {
+        return Ok(PathBuf::from("."));
+    }
+    let found: Vec<PathBuf> = std::fs::read_dir(repo)
+        .with_context(|| format!("read {}", repo.display()))?
+        .flatten()
+        .filter(|e| e.path().join("mix.exs").is_file())
+        .map(|e| PathBuf::from(e.file_name()))
+        .collect();
+    match &found[..] {
+        [one] => Ok(one.clone()),
+        [] => bail!("{} has no mix.exs, nor a directory with one: run init in the Phoenix repo", repo.display()),
+        _ => bail!("{} has several Mix projects: run init inside the one to check", repo.display()),
+    }
+}
+
+fn files(repo: &Path, app: &Path, args: &InitArgs, run: &Run) -> Result<Vec<(PathBuf, String)>> {
+    let pins = pins(&repo.join(app), run);
+    let app_dir = app.display().to_string();
+    let prefix = if app_dir == "." { String::new() } else { format!("{app_dir}/") };
+    let dependency = args.dependency.clone().unwrap_or_else(|| {
+        format!("version = \"{}\"", env!("CARGO_PKG_VERSION"))
+    });
+    let mut files = vec![
+        (repo.join("xtask.toml"), xtask_toml(&app_dir, &pins)),
+        (repo.join(".cargo/config.toml"), ALIAS.to_string()),
+        (repo.join("xtask/Cargo.toml"), THIN_MANIFEST.replace("{{dependency}}", &dependency)),
+        (repo.join("xtask/src/main.rs"), THIN_MAIN.to_string()),
+        (repo.join("flake.nix"), FLAKE.to_string()),
+        (repo.join(".envrc"), ENVRC.to_string()),
+        (
+            repo.join(".github/workflows/ci.yml"),
+            WORKFLOW.replace("{{app}}", &prefix).replace("{{plt_dir}}", "priv/plts"),
+        ),
+    ];
+    if !repo.join("Cargo.toml").exists() {
+        files.push((repo.join("Cargo.toml"), WORKSPACE.to_string()));
+    }
+    Ok(files)
+}
+
+/// `[toolchain]` pins: from `.tool-versions`, else mix.exs's `elixir:`
+/// requirement, else what is installed, else the defaults.
+fn pins(app: &Path, run: &Run) -> [(&'static str, String); 5] {
+    let defaults = &run.config.toolchain;
+    let tool_versions = std::fs::read_to_string(app.join(".tool-versions"))
+        .or_else(|_| std::fs::read_to_string(app.join("../.tool-versions")))
+        .unwrap_or_default();
+    let asdf = |tool: &str| {
+        tool_versions.lines().find_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next() == Some(tool)).then(|| words.next().map(String::from))?
+        })
+    };
+    let installed = beam::installed(&run.env);
+    let elixir = asdf("elixir")
+        .map(|v| series(&v, 2))
+        .or_else(|| mix_elixir(app))
+        .or_else(|| installed.as_ref().map(|b| series(&b.elixir, 2)))
+        .unwrap_or_else(|| defaults.elixir.clone());
+    let otp = asdf("erlang")
+        .map(|v| series(&v, 1))
+        .or_else(|| installed.as_ref().map(|b| b.otp.clone()))
+        .unwrap_or_else(|| defaults.otp.clone());
+    let node = asdf("nodejs").map(|v| series(&v, 1)).unwrap_or_else(|| defaults.node.clone());
+    [
+        ("elixir", elixir),
+        ("otp", otp),
+        ("node", node),
+        ("postgres", defaults.postgres.clone()),
+        ("redis", defaults.redis.clone()),
+    ]
+}
+
+/// The first `n` parts of a version (`1.15.7-otp-26` → `1.15`).
+fn series(version: &str, n: usize) -> String {
+    let v = version.split('-').next().unwrap_or(version);
+    v.split('.').take(n).collect::<Vec<_>>().join(".")
+}
+
+/// `elixir: "~> 1.15"` in mix.exs → `1.15`.
+fn mix_elixir(app: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(app.join("mix.exs")).ok()?;
+    let rest = &text[text.find("elixir:")? + 7..];
+    let quoted = rest.split('"').nth(1)?;
+    let v = quoted.trim_start_matches(|c: char| !c.is_ascii_digit());
+    Some(series(v, 2)).filter(|s| !s.is_empty())
+}
+
+fn xtask_toml(app_dir: &str, pins: &[(&str, String)]) -> String {
+    let mut s = String::from(
+        "# phx-xtask configuration (see its README for every key). flake.nix reads\n\
+         # [toolchain] with builtins.fromTOML: this file is the one source of versions.\n",
+    );
+    s.push_str(&format!("app_dir = \"{app_dir}\"\n\n[toolchain]\n"));
+    for (k, v) in pins {
+        s.push_str(&format!("{k} = \"{v}\"\n"));
+    }
+    s
+}
+
+const ALIAS: &str = "[alias]\nxtask = \"run --quiet --package xtask --\"\n";
+
+const WORKSPACE: &str = "[workspace]\nmembers = [\"xtask\"]\nresolver = \"2\"\n";
+
+const THIN_MANIFEST: &str = "[package]\nname = \"xtask\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\nphx-xtask = { {{dependency}} }\n";
+
+const THIN_MAIN: &str = "//! This repo's `cargo xtask`: the whole CI/CD of the Phoenix app, from phx-xtask.\n\nfn main() -> std::process::ExitCode {\n    phx_xtask::App::new(env!(\"CARGO_MANIFEST_DIR\")).run()\n}\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_become_series() {
+        assert_eq!(series("1.15.7-otp-26", 2), "1.15");
+        assert_eq!(series("26.2.5", 1), "26");
+        assert_eq!(series("20.11.1", 1), "20");
+    }
+
+    #[test]
+    fn mix_exs_elixir_requirement() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mix.exs"), "[app: :a, elixir: \"~> 1.16\", deps: []]").unwrap();
+        assert_eq!(mix_elixir(dir.path()).as_deref(), Some("1.16"));
+    }
+}

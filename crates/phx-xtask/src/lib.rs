@@ -1,0 +1,101 @@
+//! phx-xtask: a Phoenix app's whole CI as `cargo xtask <step>`, as a
+//! library. A repo's own thin `xtask` crate calls it:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     phx_xtask::App::new(env!("CARGO_MANIFEST_DIR")).run()
+//! }
+//! ```
+//!
+//! Its layers, each importing only from those below: docs/architecture.md.
+
+mod beam;
+mod cli;
+mod cmd;
+mod config;
+mod docker;
+mod doctor;
+mod env;
+mod exec;
+mod ids;
+mod init;
+mod mixproj;
+mod pipeline;
+pub mod plan;
+mod proc;
+mod redact;
+mod render;
+mod rt;
+mod run;
+mod runner;
+mod services;
+mod steps;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use exec::Exec;
+pub use steps::{Ctx, Step};
+
+/// The tool, as a repo's xtask binary runs it, with the repo's own steps.
+pub struct App {
+    manifest_dir: PathBuf,
+    steps: Vec<Step>,
+}
+
+impl App {
+    /// `manifest_dir` is the thin crate's `env!("CARGO_MANIFEST_DIR")`: the
+    /// project root (holding xtask.toml) is its parent.
+    pub fn new(manifest_dir: &str) -> App {
+        App {
+            manifest_dir: PathBuf::from(manifest_dir),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Adds a step of the repo's own, planned by a function.
+    pub fn step(mut self, step: Step) -> App {
+        self.steps.push(step);
+        self
+    }
+
+    /// Runs the command line. Exit codes: 0 passed, 1 a step failed, 2 bad
+    /// input (nothing ran), 101 a panic, 130 interrupted.
+    pub fn run(self) -> ExitCode {
+        let cli = cli::Cli::parse();
+        // A panic message may hold a URL from a driver's error: redact it. A
+        // panic that reaches here still stops every child and container.
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!("error: phx-xtask panicked: {}", redact::line(&info.to_string()));
+        }));
+        if let Err(e) = proc::handle_signals() {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+        let root = self.root();
+        let result = std::panic::catch_unwind(|| pipeline::main(cli, root, &self.steps));
+        let Ok(result) = result else {
+            proc::shutdown();
+            return ExitCode::from(101);
+        };
+        result.map_or_else(
+            |e| {
+                proc::shutdown();
+                eprintln!("error: {}", redact::line(&format!("{e:#}")));
+                ExitCode::from(2)
+            },
+            |exit| ExitCode::from(exit.code()),
+        )
+    }
+
+    /// Where xtask.toml is: `XTASK_ROOT`, else the thin crate's parent.
+    fn root(&self) -> PathBuf {
+        if let Some(root) = std::env::var_os("XTASK_ROOT") {
+            return PathBuf::from(root);
+        }
+        let dir = &self.manifest_dir;
+        dir.parent().map_or_else(|| dir.clone(), PathBuf::from)
+    }
+}

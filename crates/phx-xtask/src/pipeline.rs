@@ -1,0 +1,145 @@
+//! From a parsed command line to a finished run:
+//!
+//! 1. resolve the `Run` (config files, app dir, output mode, environment);
+//! 2. plan the selected steps, from files and the `Run` alone;
+//! 3. `--dry-run`: print the plans and stop;
+//! 4. check the machine: every program on PATH, the doctor's preflight
+//!    (`ci`), and each plan's own checks (docker answers, ports are free);
+//! 5. run the plans and render the outcome.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use crate::cli::{Cli, Command};
+use crate::env::Env;
+use crate::ids::StepId;
+use crate::mixproj::MixProject;
+use crate::plan::StepPlan;
+use crate::run::{Exit, Mode, Run, Verbosity};
+use crate::runner::{self, Opts};
+use crate::steps::{self, Ctx, Step};
+use crate::{doctor, init, proc, render, services};
+
+pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
+    let names: Vec<&'static str> = custom.iter().map(|s| s.name).collect();
+    let run = Run::resolve(&cli, &root, Env::capture(), &names)?;
+    services::register_secrets(&run.config, &run.env);
+    // The doctor reports a bad app dir as one of its rows, so it (like
+    // `list` and `init`, which need no app) runs before the app is read.
+    match &cli.command {
+        Command::Doctor => return doctor::run(&run),
+        Command::List => return list(&run, custom),
+        Command::Init(args) => return init::run(args, &run),
+        _ => {}
+    }
+    let app = run.app()?;
+    let project = MixProject::read(&app)?;
+    if let Command::Services { action } = &cli.command {
+        return services::cmd::run(action, &run, &app, &project);
+    }
+    let ctx = Ctx::new(&run, &app, &project);
+    let plans = run
+        .selected
+        .iter()
+        .map(|&id| steps::plan(id, &ctx, custom))
+        .collect::<Result<Vec<_>>>()?;
+    if run.dry_run {
+        print_plan(&plans, &app);
+        return Ok(Exit::Passed);
+    }
+    let plans = check(&run, plans, matches!(cli.command, Command::Ci))?;
+    execute(&run, plans, app)
+}
+
+/// Everything that probes the machine, before the first side effect: the
+/// programs the plans start, the doctor (for `ci`), each plan's checks.
+fn check(run: &Run, mut plans: Vec<StepPlan>, ci: bool) -> Result<Vec<StepPlan>> {
+    for program in plans.iter().flat_map(StepPlan::all_programs) {
+        if run.env.which(program).is_none() {
+            bail!("`{program}` is not on PATH: {}", install_hint(program));
+        }
+    }
+    if ci {
+        doctor::preflight(run)?;
+    }
+    for plan in &mut plans {
+        for check in std::mem::take(&mut plan.checks) {
+            (check.run)().map_err(|e| e.context(format!("{}: {}", plan.id, check.describe)))?;
+        }
+    }
+    Ok(plans)
+}
+
+fn execute(run: &Run, plans: Vec<StepPlan>, app: PathBuf) -> Result<Exit> {
+    let mut ui = render::renderer(run.mode, run.verbosity, &app, &run.env);
+    let streams = run.verbosity == Verbosity::Stream && run.mode != Mode::Json;
+    let opts = Opts {
+        env: run.env.clone(),
+        jobs: run.jobs,
+        keep_going: run.keep_going,
+        base: app,
+        live: streams.then(|| ui.live()),
+    };
+    let summary = runner::run(plans, opts, ui.as_mut());
+    proc::shutdown();
+    Ok(match (summary.interrupted, summary.failed()) {
+        (true, _) => Exit::Interrupted,
+        (false, true) => Exit::Failed,
+        (false, false) => Exit::Passed,
+    })
+}
+
+fn install_hint(program: &str) -> &'static str {
+    match program {
+        "npm" => "install Node.js 20+ (`apt-get install nodejs npm`), or enter the dev shell with `nix develop`",
+        "dialyzer" => "install OTP's dialyzer (`apt-get install erlang-dialyzer`), or enter `nix develop`",
+        "docker" => "install docker (`apt-get install docker.io`), or enter `nix develop`",
+        "mix" | "elixir" => "install Elixir (`apt-get install elixir erlang-dev`), or enter the dev shell with `nix develop`",
+        _ => "install it, or enter the dev shell with `nix develop`",
+    }
+}
+
+fn print_plan(plans: &[StepPlan], app: &Path) {
+    let names = |ids: &[StepId]| ids.iter().map(|n| n.name()).collect::<Vec<_>>().join(", ");
+    for p in plans {
+        match (&p.skip, p.phases.first()) {
+            (Some(why), _) => println!("{}: skipped: {why}", p.id),
+            (None, Some(first)) if !first.needs.is_empty() => {
+                println!("{} (after {}):", p.id, names(&first.needs))
+            }
+            (None, _) => println!("{}:", p.id),
+        }
+        for check in &p.checks {
+            println!("  # check: {}", check.describe);
+        }
+        for (i, phase) in p.phases.iter().enumerate() {
+            if i > 0 {
+                println!("  # then, after {}:", names(&phase.needs));
+            }
+            for a in &phase.actions {
+                println!("  {}", a.describe(app));
+            }
+        }
+    }
+}
+
+fn list(run: &Run, custom: &[Step]) -> Result<Exit> {
+    use clap::CommandFactory;
+    let cmd = crate::cli::Cli::command();
+    let mut all = StepId::BUILT_IN.to_vec();
+    all.extend(custom.iter().map(|s| StepId::Custom(s.name)));
+    let ci = match &run.config.ci.steps {
+        Some(names) => names.clone(),
+        None => all.iter().map(|s| s.name().to_string()).collect(),
+    };
+    for id in all {
+        let about = match id {
+            StepId::Custom(name) => custom.iter().find(|s| s.name == name).map(|s| s.about.to_string()),
+            _ => cmd.find_subcommand(id.name()).and_then(|c| c.get_about()).map(|a| a.to_string()),
+        };
+        let in_ci = if ci.iter().any(|n| n == id.name()) { "ci" } else { "--" };
+        println!("{:<10} {in_ci:<3} {}", id.name(), about.unwrap_or_default());
+    }
+    Ok(Exit::Passed)
+}

@@ -1,0 +1,159 @@
+//! What a step plans: named commands as values (never shell strings), a few
+//! native actions, the checks that must pass before anything runs, and the
+//! fix hint shown when the step fails. Planning reads files and the `Run`
+//! value only; whatever probes the machine (docker, ports, binaries, BEAM
+//! versions) is a `Check`, run after planning and skipped by `--dry-run`.
+//! The runner is the only place that executes a plan, and `--dry-run`
+//! prints it through the same `describe` the runner echoes.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+pub use crate::cmd::Cmd;
+use crate::exec::Exec;
+pub use crate::ids::StepId;
+
+/// Work the runner does in-process, such as checking build outputs.
+pub type NativeFn = Box<dyn FnOnce(&mut Exec) -> Result<()> + Send>;
+/// Decides at run time whether a guarded command can be skipped, and why.
+pub type GuardFn = Box<dyn Fn(&Exec) -> Option<String> + Send>;
+
+pub enum Action {
+    Run(Cmd),
+    /// Commands that run at the same time; all of them finish, and every
+    /// failure is reported.
+    Parallel(Vec<Cmd>),
+    /// Runs `cmd` unless `fresh` gives a reason not to (a cache hit).
+    RunUnless {
+        cmd: Cmd,
+        when: &'static str,
+        fresh: GuardFn,
+    },
+    /// Work done in-process; `describe` is what the plan shows.
+    Native {
+        describe: String,
+        run: NativeFn,
+    },
+    /// A part of the step that has nothing to do here, and why.
+    Skip {
+        what: String,
+        why: String,
+    },
+}
+
+impl Action {
+    pub fn describe(&self, base: &Path) -> String {
+        match self {
+            Action::Run(cmd) => cmd.describe(base),
+            Action::Parallel(cmds) => {
+                let lines: Vec<String> = cmds
+                    .iter()
+                    .map(|c| format!("{}  &", c.describe(base)))
+                    .collect();
+                lines.join("\n  ")
+            }
+            Action::RunUnless { cmd, when, .. } => format!("{}  [{when}]", cmd.describe(base)),
+            Action::Native { describe, .. } => format!("# {describe}"),
+            Action::Skip { what, why } => format!("# skip {what}: {why}"),
+        }
+    }
+}
+
+/// A run of actions that can start once `needs` are done. Most steps have
+/// one phase; a step with a later phase (assets: npm, then `mix
+/// assets.deploy` after compile) can start its first part earlier.
+pub struct Phase {
+    pub needs: Vec<StepId>,
+    pub actions: Vec<Action>,
+}
+
+/// A precondition that probes the machine: it runs after every step is
+/// planned and before the first side effect, and fails with the fix.
+pub struct Check {
+    pub describe: String,
+    pub run: Box<dyn FnOnce() -> Result<()> + Send>,
+}
+
+impl Check {
+    pub fn new(describe: impl Into<String>, run: impl FnOnce() -> Result<()> + Send + 'static) -> Check {
+        Check {
+            describe: describe.into(),
+            run: Box::new(run),
+        }
+    }
+}
+
+pub struct StepPlan {
+    pub id: StepId,
+    pub phases: Vec<Phase>,
+    pub checks: Vec<Check>,
+    /// Programs the plan starts, beyond its commands' (a Native action that
+    /// runs docker), so a missing one stops the run before it starts.
+    pub programs: Vec<String>,
+    /// One line telling how to fix a failure of this step.
+    pub hint: String,
+    /// Set when the whole step does not apply: the reason and the fix.
+    pub skip: Option<String>,
+}
+
+impl StepPlan {
+    pub fn new(
+        id: StepId,
+        needs: &[StepId],
+        actions: Vec<Action>,
+        hint: impl Into<String>,
+    ) -> StepPlan {
+        StepPlan {
+            id,
+            phases: vec![Phase {
+                needs: needs.to_vec(),
+                actions,
+            }],
+            checks: Vec::new(),
+            programs: Vec::new(),
+            hint: hint.into(),
+            skip: None,
+        }
+    }
+
+    pub fn skipped(id: StepId, why: impl Into<String>) -> StepPlan {
+        StepPlan {
+            id,
+            phases: Vec::new(),
+            checks: Vec::new(),
+            programs: Vec::new(),
+            hint: String::new(),
+            skip: Some(why.into()),
+        }
+    }
+
+    /// Adds a phase that starts once `needs` are done.
+    pub fn then(mut self, needs: &[StepId], actions: Vec<Action>) -> StepPlan {
+        self.phases.push(Phase {
+            needs: needs.to_vec(),
+            actions,
+        });
+        self
+    }
+
+    pub fn check(mut self, check: Check) -> StepPlan {
+        self.checks.push(check);
+        self
+    }
+
+    /// Every program the plan starts, so a missing one stops us before
+    /// anything runs.
+    pub fn all_programs(&self) -> Vec<&str> {
+        let cmds = self.phases.iter().flat_map(|p| &p.actions).flat_map(|a| match a {
+            Action::Run(c) | Action::RunUnless { cmd: c, .. } => vec![c],
+            Action::Parallel(cmds) => cmds.iter().collect(),
+            _ => Vec::new(),
+        });
+        let mut all: Vec<&str> = cmds.map(|c| c.program.as_str()).collect();
+        all.extend(self.programs.iter().map(String::as_str));
+        all.sort();
+        all.dedup();
+        all
+    }
+}

@@ -1,0 +1,345 @@
+//! GitHub Actions output: each step's log in `::group::`/`::endgroup::`,
+//! failures as `::error file=…,line=…::` annotations (at most 10 a step),
+//! and the summary table appended to `$GITHUB_STEP_SUMMARY` as Markdown, so
+//! that the one CI step still shows the result of every step.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::annotations::{self, Paths};
+use super::rows::{secs, summary_text};
+use crate::env::Env;
+use crate::redact;
+use crate::run::Verbosity;
+use crate::runner::{Outcome, Status, Summary, Ui};
+
+/// GitHub shows the first ten annotations of a step and drops the rest, so
+/// we send ten and say how many more the log holds.
+pub const MAX_ANNOTATIONS: usize = 10;
+
+pub struct Github {
+    verbosity: Verbosity,
+    paths: Paths,
+    step_summary: Option<PathBuf>,
+}
+
+impl Github {
+    pub fn new(verbosity: Verbosity, app: &Path, env: &Env) -> Github {
+        let step_summary = env.get("GITHUB_STEP_SUMMARY").map(PathBuf::from);
+        Github {
+            verbosity,
+            paths: Paths::new(app, env.get("GITHUB_WORKSPACE")),
+            step_summary,
+        }
+    }
+}
+
+impl Ui for Github {
+    fn finished(&mut self, o: &Outcome) {
+        let text = step(o, self.verbosity, &self.paths);
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+
+    fn summary(&mut self, s: &Summary) {
+        eprint!("{}", summary_text(s));
+        let Some(path) = &self.step_summary else {
+            return;
+        };
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(markdown(s).as_bytes()));
+        if let Err(e) = written {
+            let msg = format!("could not append the summary to {}: {e}", path.display());
+            eprintln!("::warning title=step summary::{}", data(&msg));
+        }
+    }
+}
+
+/// Everything printed for one finished step.
+pub fn step(o: &Outcome, verbosity: Verbosity, paths: &Paths) -> String {
+    let name = o.id.name();
+    let detail = o.detail.as_deref().map(redact::line).unwrap_or_default();
+    let mut out = String::new();
+    match o.status {
+        Status::Skipped => {
+            let _ = writeln!(
+                out,
+                "::notice title={}::{}",
+                property(&format!("{name} skipped")),
+                data(&detail)
+            );
+            return out;
+        }
+        Status::NotRun => {
+            let _ = writeln!(out, "{name}: not run: {detail}");
+            return out;
+        }
+        Status::Ok if verbosity == Verbosity::Quiet => return out,
+        _ => {}
+    }
+    let _ = writeln!(
+        out,
+        "::group::{name} ({}, {})",
+        o.status.label(),
+        secs(o.duration)
+    );
+    // The log is the tools' output, which must not be able to issue
+    // workflow commands (`::add-mask::`, `::set-env::`) of its own.
+    let token = stop_token(name);
+    let _ = writeln!(out, "::stop-commands::{token}");
+    for line in &o.log {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "::{token}::");
+    let _ = writeln!(out, "::endgroup::");
+    if o.status != Status::Ok {
+        let _ = writeln!(
+            out,
+            "{name}: {} in {}: {detail}",
+            o.status.label(),
+            secs(o.duration)
+        );
+    }
+    if o.status == Status::Failed {
+        for line in annotations(o, paths) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    out
+}
+
+/// The `::error` lines for a failed step: one per place found in its log, or
+/// one naming the step and its fix when the log names no place.
+pub fn annotations(o: &Outcome, paths: &Paths) -> Vec<String> {
+    let name = o.id.name();
+    let hits = annotations::parse(&o.log);
+    if hits.is_empty() {
+        let hint = o
+            .detail
+            .as_deref()
+            .map(redact::line)
+            .unwrap_or_else(|| "see the step's log".into());
+        return vec![format!(
+            "::error title={}::{}",
+            property(&format!("{name} failed")),
+            data(&hint)
+        )];
+    }
+    let mut lines: Vec<String> = hits
+        .iter()
+        .take(MAX_ANNOTATIONS)
+        .map(|h| {
+            let mut props = format!("file={}", property(&paths.relative(&h.file)));
+            if let Some(l) = h.line {
+                let _ = write!(props, ",line={l}");
+            }
+            if let Some(c) = h.col {
+                let _ = write!(props, ",col={c}");
+            }
+            let _ = write!(props, ",title={}", property(name));
+            format!("::error {props}::{}", data(&redact::line(&h.message)))
+        })
+        .collect();
+    if hits.len() > MAX_ANNOTATIONS {
+        lines.push(format!(
+            "{name}: {} more problems in the log above",
+            hits.len() - MAX_ANNOTATIONS
+        ));
+    }
+    lines
+}
+
+/// The summary as a Markdown table, for `$GITHUB_STEP_SUMMARY`.
+pub fn markdown(s: &Summary) -> String {
+    let result = s.result();
+    let mut md = format!(
+        "### cargo xtask: {result}\n\n| step | status | time | note |\n| :-- | :-- | --: | :-- |\n"
+    );
+    for o in &s.outcomes {
+        let icon = match o.status {
+            Status::Ok => "✅",
+            Status::Failed | Status::Interrupted => "❌",
+            Status::Skipped | Status::NotRun => "⏭️",
+        };
+        let time = if o.duration.is_zero() {
+            "-".to_string()
+        } else {
+            secs(o.duration)
+        };
+        let lead = if o.status == Status::Failed {
+            "fix: "
+        } else {
+            ""
+        };
+        let note = o
+            .detail
+            .as_deref()
+            .map(|d| format!("{lead}{}", cell(&redact::line(d))))
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| {} | {icon} {} | {time} | {note} |",
+            o.id.name(),
+            o.status.label()
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nwall {}, steps {}\n",
+        secs(s.wall),
+        secs(s.step_time())
+    );
+    md
+}
+
+/// A table cell: no pipes or line breaks, and no HTML.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+        .replace(['\r', '\n'], " ")
+        .replace('<', "&lt;")
+}
+
+/// A workflow command's message, escaped as the runner expects.
+pub fn data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: `data` plus `:` and `,`.
+pub fn property(s: &str) -> String {
+    data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A token no tool output will guess, to pause workflow commands with.
+fn stop_token(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("xtask-{name}-{:x}{nanos:x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ids::StepId;
+
+    fn outcome(status: Status, log: &str, detail: Option<&str>) -> Outcome {
+        Outcome {
+            id: StepId::Compile,
+            status,
+            duration: Duration::from_millis(1500),
+            detail: detail.map(String::from),
+            log: log.lines().map(String::from).collect(),
+        }
+    }
+
+    fn paths() -> Paths {
+        Paths {
+            app: "/w/repo/demo".into(),
+            root: Some("/w/repo".into()),
+        }
+    }
+
+    #[test]
+    fn escapes_follow_the_workflow_command_rules() {
+        assert_eq!(data("50% done\r\nnext"), "50%25 done%0D%0Anext");
+        assert_eq!(property("a:b,c%"), "a%3Ab%2Cc%25");
+    }
+
+    #[test]
+    fn failed_step_is_grouped_then_annotated() {
+        let log = "$ mix compile\nwarning: variable \"x\" is unused\n  lib/demo/slug.ex:20: Demo.Slug.slugify/1\n::add-mask::x";
+        let text = step(
+            &outcome(Status::Failed, log, Some("fix the warnings")),
+            Verbosity::Normal,
+            &paths(),
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "::group::compile (failed, 1.50s)");
+        assert!(
+            lines[1].starts_with("::stop-commands::xtask-compile-"),
+            "{text}"
+        );
+        let token = lines[1].trim_start_matches("::stop-commands::");
+        let resume = lines
+            .iter()
+            .position(|l| *l == format!("::{token}::"))
+            .expect("commands resume");
+        assert!(
+            lines.iter().position(|l| l.contains("add-mask")).unwrap() < resume,
+            "tool output is inside the pause"
+        );
+        assert_eq!(lines[resume + 1], "::endgroup::");
+        assert_eq!(
+            lines[resume + 2],
+            "compile: failed in 1.50s: fix the warnings"
+        );
+        assert_eq!(
+            lines[resume + 3],
+            "::error file=demo/lib/demo/slug.ex,line=20,title=compile::variable \"x\" is unused"
+        );
+    }
+
+    #[test]
+    fn at_most_ten_annotations_and_a_fallback() {
+        let log: String = (1..=13)
+            .map(|i| format!("lib/a.ex:{i}: problem {i}\n"))
+            .collect();
+        let lines = annotations(&outcome(Status::Failed, &log, None), &paths());
+        assert_eq!(lines.len(), MAX_ANNOTATIONS + 1);
+        assert_eq!(lines[10], "compile: 3 more problems in the log above");
+        let none = annotations(
+            &outcome(Status::Failed, "boom", Some("run `mix compile`")),
+            &paths(),
+        );
+        assert_eq!(none, ["::error title=compile failed::run `mix compile`"]);
+    }
+
+    #[test]
+    fn skipped_and_quiet_ok_are_one_line_or_none() {
+        let skipped = step(
+            &outcome(Status::Skipped, "", Some("credo is not a dependency")),
+            Verbosity::Normal,
+            &paths(),
+        );
+        assert_eq!(
+            skipped,
+            "::notice title=compile skipped::credo is not a dependency\n"
+        );
+        assert_eq!(
+            step(&outcome(Status::Ok, "x", None), Verbosity::Quiet, &paths()),
+            ""
+        );
+    }
+
+    #[test]
+    fn markdown_table_has_a_row_per_step() {
+        let s = Summary {
+            outcomes: vec![
+                outcome(Status::Failed, "", Some("a | b")),
+                outcome(Status::Skipped, "", None),
+            ],
+            wall: Duration::from_secs(2),
+            interrupted: false,
+        };
+        let md = markdown(&s);
+        assert!(
+            md.starts_with(
+                "### cargo xtask: failed (compile)\n\n| step | status | time | note |\n"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| compile | ❌ failed | 1.50s | fix: a \\| b |\n"),
+            "{md}"
+        );
+        assert!(md.contains("| compile | ⏭️ skipped | 1.50s |  |\n"), "{md}");
+        assert!(md.contains("wall 2.00s, steps 3.00s"), "{md}");
+    }
+}

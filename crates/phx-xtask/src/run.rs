@@ -1,0 +1,242 @@
+//! One resolved run: the command line, the config files and the
+//! environment, read once at the entry point into the value every layer
+//! below takes. Nothing below reads `std::env` or the clap types' globals.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use crate::cli::{Cli, Command, Output, TestArgs};
+use crate::config::{self, Config};
+use crate::env::Env;
+use crate::ids::StepId;
+
+/// How a run ends. Exit codes: 0 all passed, 1 a step failed, 2 bad input
+/// or a missing precondition (nothing ran), 130 interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Passed,
+    Failed,
+    Interrupted,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Passed => 0,
+            Exit::Failed => 1,
+            Exit::Interrupted => crate::proc::interrupt_code(),
+        }
+    }
+}
+
+/// Where progress and the summary go, `auto` resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Terminal,
+    Plain,
+    Json,
+    Github,
+}
+
+/// How much of the steps' output to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+    /// `-vv`: every line as it comes.
+    Stream,
+}
+
+pub struct Run {
+    /// The directory holding xtask.toml (the project root).
+    pub root: PathBuf,
+    pub config: Config,
+    /// The config files read, main first.
+    pub config_files: Vec<PathBuf>,
+    /// The app dir as given; `app()` checks it.
+    pub app: PathBuf,
+    pub mode: Mode,
+    pub verbosity: Verbosity,
+    pub jobs: usize,
+    pub keep_going: bool,
+    pub dry_run: bool,
+    pub require_all: bool,
+    /// The steps this run plans, in `ci` order.
+    pub selected: Vec<StepId>,
+    /// `format --fix`.
+    pub fix: bool,
+    /// `test`'s flags (the defaults under `ci`).
+    pub test: TestArgs,
+    pub env: Env,
+}
+
+impl Run {
+    /// Resolves everything once. `custom` names the repo's own steps.
+    pub fn resolve(cli: &Cli, root: &Path, env: Env, custom: &[&'static str]) -> Result<Run> {
+        let g = &cli.global;
+        let loaded = config::load(g.config.as_deref(), root)?;
+        let app = match &g.app_dir {
+            Some(d) => d.clone(),
+            None => loaded.root.join(&loaded.config.app_dir),
+        };
+        let selected = selected(&cli.command, &loaded.config, custom, &loaded.files)?;
+        let test = match &cli.command {
+            Command::Test(args) => args.clone(),
+            _ => TestArgs::default(),
+        };
+        let verbosity = match (g.quiet, g.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            (false, 1) => Verbosity::Verbose,
+            (false, _) => Verbosity::Stream,
+        };
+        let jobs = g.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(2, |n| n.get()),
+            usize::from,
+        );
+        Ok(Run {
+            mode: mode(g.output, &env),
+            verbosity,
+            jobs,
+            keep_going: g.keep_going,
+            dry_run: g.dry_run,
+            require_all: g.require_all || loaded.config.ci.require_all,
+            fix: matches!(cli.command, Command::Format { fix: true }),
+            selected,
+            test,
+            root: loaded.root,
+            config: loaded.config,
+            config_files: loaded.files,
+            app,
+            env,
+        })
+    }
+
+    /// The app dir, checked and made absolute.
+    pub fn app(&self) -> Result<PathBuf> {
+        let dir = &self.app;
+        let fix = "fix --app-dir or app_dir in xtask.toml";
+        if !dir.exists() {
+            bail!("app dir {} does not exist: {fix}", dir.display());
+        }
+        if !dir.is_dir() {
+            bail!("app dir {} is not a directory: {fix}", dir.display());
+        }
+        Ok(dir.canonicalize()?)
+    }
+}
+
+/// `auto` is GitHub's under GitHub Actions, spinners on a terminal, plain
+/// blocks anywhere else.
+fn mode(output: Output, env: &Env) -> Mode {
+    match output {
+        Output::Auto if env.is("GITHUB_ACTIONS", "true") => Mode::Github,
+        Output::Auto if std::io::stderr().is_terminal() => Mode::Terminal,
+        Output::Auto | Output::Plain => Mode::Plain,
+        Output::Json => Mode::Json,
+        Output::Github => Mode::Github,
+    }
+}
+
+/// The steps a command runs, in `ci` order, each once.
+fn selected(
+    command: &Command,
+    config: &Config,
+    custom: &[&'static str],
+    files: &[PathBuf],
+) -> Result<Vec<StepId>> {
+    let all = || {
+        let mut all = StepId::BUILT_IN.to_vec();
+        all.extend(custom.iter().map(|c| StepId::Custom(c)));
+        all
+    };
+    let by_name = |names: &[String], source: &str| -> Result<Vec<StepId>> {
+        names.iter().map(|n| step(n, custom, source)).collect()
+    };
+    let source = files.first().map_or("xtask.toml".into(), |f| f.display().to_string());
+    let mut ids = match command {
+        Command::Ci => match &config.ci.steps {
+            Some(names) => by_name(names, &format!("{source}: [ci] steps"))?,
+            None => all(),
+        },
+        Command::Step { names } => by_name(names, "cargo xtask step")?,
+        Command::Deps => vec![StepId::Deps],
+        Command::Format { .. } => vec![StepId::Format],
+        Command::Compile => vec![StepId::Compile],
+        Command::Credo => vec![StepId::Credo],
+        Command::Sobelow => vec![StepId::Sobelow],
+        Command::Dialyzer => vec![StepId::Dialyzer],
+        Command::Assets => vec![StepId::Assets],
+        Command::Test(_) => vec![StepId::Test],
+        _ => Vec::new(),
+    };
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn step(name: &str, custom: &[&'static str], source: &str) -> Result<StepId> {
+    if let Some(id) = StepId::built_in(name) {
+        return Ok(id);
+    }
+    if let Some(c) = custom.iter().find(|c| **c == name) {
+        return Ok(StepId::Custom(c));
+    }
+    let mut known: Vec<&str> = StepId::BUILT_IN.iter().map(|s| s.name()).collect();
+    known.extend(custom);
+    bail!(
+        "{source} names `{name}`, which is not a step: use one of {} (`cargo xtask list`)",
+        known.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn resolve(args: &[&str], toml: &str) -> Result<Run> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("xtask.toml"), toml).unwrap();
+        let cli = Cli::try_parse_from([&["xtask"], args].concat()).unwrap();
+        Run::resolve(&cli, dir.path(), Env::default(), &["audit"])
+    }
+
+    #[test]
+    fn ci_runs_every_step_unless_the_config_names_them() {
+        let run = resolve(&["ci"], "").unwrap();
+        assert_eq!(run.selected.len(), 9);
+        assert_eq!(run.selected.last(), Some(&StepId::Custom("audit")));
+        let run = resolve(&["ci"], "[ci]\nsteps = [\"test\", \"audit\", \"deps\"]\n").unwrap();
+        assert_eq!(run.selected, [StepId::Deps, StepId::Test, StepId::Custom("audit")]);
+    }
+
+    #[test]
+    fn an_unknown_step_names_the_known_ones() {
+        let err = resolve(&["ci"], "[ci]\nsteps = [\"lint\"]\n").err().unwrap();
+        let err = err.to_string();
+        assert!(err.contains("[ci] steps names `lint`, which is not a step"), "{err}");
+        assert!(err.contains("deps, format") && err.contains("audit"), "{err}");
+        let err = resolve(&["step", "nope"], "").err().unwrap().to_string();
+        assert!(err.starts_with("cargo xtask step names `nope`"), "{err}");
+    }
+
+    #[test]
+    fn verbosity_jobs_and_fix_are_resolved_once() {
+        let run = resolve(&["format", "--fix", "-vv", "-j", "3"], "").unwrap();
+        assert_eq!((run.verbosity, run.jobs, run.fix), (Verbosity::Stream, 3, true));
+        assert_eq!(run.selected, [StepId::Format]);
+    }
+
+    #[test]
+    fn an_app_dir_that_is_a_file_is_named_as_such() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut run = resolve(&["ci"], "").unwrap();
+        run.app = file.path().to_path_buf();
+        let err = run.app().unwrap_err().to_string();
+        assert!(err.contains("is not a directory"), "{err}");
+    }
+}

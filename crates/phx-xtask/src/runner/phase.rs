@@ -1,0 +1,77 @@
+//! Runs one phase of one step on its thread: its actions in order, with
+//! the output captured, a panic turned into a failure.
+
+use std::time::{Duration, Instant};
+
+use crate::exec::Exec;
+use crate::plan::{Action, Phase};
+use crate::ids::StepId;
+use super::outcome::Opts;
+
+/// Carries out one action of a phase.
+fn act(ctx: &mut Exec, action: Action) -> anyhow::Result<()> {
+    match action {
+        Action::Run(cmd) => ctx.run(&cmd),
+        Action::Parallel(cmds) => ctx.run_all(&cmds),
+        Action::RunUnless { cmd, fresh, .. } => match fresh(ctx) {
+            Some(why) => {
+                let line = format!("{}  (skipped: {why})", cmd.fill(&ctx.vars).describe(&ctx.base));
+                ctx.log(line);
+                Ok(())
+            }
+            None => ctx.run(&cmd),
+        },
+        Action::Native { describe, run } => {
+            ctx.log(format!("# {describe}"));
+            run(ctx)
+        }
+        Action::Skip { what, why } => {
+            ctx.log(format!("# skip {what}: {why}"));
+            ctx.notes.push(format!("skipped `{what}`: {why}"));
+            Ok(())
+        }
+    }
+}
+
+pub(crate) struct PhaseDone {
+    pub index: usize,
+    pub ok: bool,
+    pub duration: Duration,
+    pub log: Vec<String>,
+    pub hint: Option<String>,
+    pub notes: Vec<String>,
+}
+
+pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
+    let started = Instant::now();
+    let mut ctx = Exec::new(id, opts.base.clone(), opts.live.clone(), opts.env.clone());
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        phase.actions.into_iter().try_for_each(|a| act(&mut ctx, a))
+    }));
+    let ok = match result {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            ctx.log(format!("error: {e:#}"));
+            false
+        }
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            ctx.log(format!(
+                "error: the step panicked: {}",
+                msg.unwrap_or_default()
+            ));
+            false
+        }
+    };
+    PhaseDone {
+        index,
+        ok,
+        duration: started.elapsed(),
+        log: ctx.log,
+        hint: ctx.hint,
+        notes: ctx.notes,
+    }
+}

@@ -1,0 +1,197 @@
+//! Postgres and Redis for the test suite, behind a small synchronous API:
+//! `resolve` turns config, flags and environment into `Settings` without
+//! touching the machine, `check` probes it (docker, binaries, ports)
+//! before anything starts, `Services::start` starts both at once,
+//! `wait_ready` waits until they answer, and dropping `Services` stops them.
+//! Async (sqlx, testcontainers) stays inside this module, on one runtime.
+//!
+//! Backends: `docker` (testcontainers), `native` (child processes),
+//! `external` (URLs from the environment), `auto` (docker when the daemon
+//! answers, else native when the binaries exist).
+
+mod binaries;
+pub mod cmd;
+mod containers;
+mod native;
+mod settings;
+pub mod urls;
+mod wait;
+
+pub use settings::{backend, check, resolve, Settings};
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use url::Url;
+
+use crate::config::{Backend, Config, DEFAULT_PASSWORD};
+use crate::env::Env;
+use crate::{docker, redact};
+
+/// Registers every secret the run may meet: the configured password (the
+/// public default is masked only inside URLs, or every "postgres" would go)
+/// and the passwords in DATABASE_URL and REDIS_URL, as written and as the
+/// server sees them (`p%40ss` and `p@ss`).
+pub fn register_secrets(config: &Config, env: &Env) {
+    if config.services.postgres_password != DEFAULT_PASSWORD {
+        redact::secret(&config.services.postgres_password);
+    }
+    for var in ["DATABASE_URL", "REDIS_URL"] {
+        let url = env.get(var).and_then(|u| Url::parse(u).ok());
+        if let Some(p) = url.as_ref().and_then(|u| u.password()) {
+            if p != DEFAULT_PASSWORD {
+                redact::secret(p);
+                redact::secret(&wait::decode(p));
+            }
+        }
+    }
+    for var in ["GITHUB_TOKEN", "REGISTRY_PASSWORD", "FLY_API_TOKEN", "SLACK_WEBHOOK_URL"] {
+        if let Some(v) = env.get(var) {
+            redact::secret(v);
+        }
+    }
+}
+
+/// Running (or given) services. Dropping this stops what we started.
+pub struct Services {
+    postgres: Url,
+    redis: Url,
+    pub database: String,
+    timeout: Duration,
+    started: Instant,
+    docker_host: String,
+    inner: Inner,
+}
+
+enum Inner {
+    Docker(Box<containers::Containers>),
+    Native(Box<native::Procs>),
+    External,
+}
+
+impl Services {
+    /// Sweeps orphans of this project, then starts both services; does not
+    /// wait for them to answer.
+    pub fn start(s: &Settings, log: &mut dyn FnMut(String)) -> Result<Services> {
+        let started = Instant::now();
+        let (inner, postgres, redis) = match s.backend {
+            Backend::Docker => {
+                docker::sweep(&s.docker_host, &s.project, log)?;
+                let (c, pg, r) = containers::start(s)?;
+                log(format!(
+                    "started containers {}",
+                    c.ids()
+                        .iter()
+                        .map(|i| docker::short(i))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                (Inner::Docker(Box::new(c)), pg, r)
+            }
+            Backend::Native => {
+                native::sweep(&s.temp_dir, &s.project, log);
+                let bins = s.native.as_ref().expect("resolve found the binaries");
+                let (p, pg, r) = native::start(s, bins)?;
+                log(format!(
+                    "started postgres and redis-server in {}",
+                    p.dir().display()
+                ));
+                (Inner::Native(Box::new(p)), pg, r)
+            }
+            _ => {
+                let (pg, r) = s.external.clone().expect("resolve read the URLs");
+                (Inner::External, pg, r)
+            }
+        };
+        Ok(Services {
+            postgres,
+            redis,
+            database: s.database.clone(),
+            timeout: s.ready_timeout,
+            started,
+            docker_host: s.docker_host.clone(),
+            inner,
+        })
+    }
+
+    /// Waits until Postgres answers `SELECT 1` and Redis `PING`; returns the
+    /// time since `start` began.
+    pub fn wait_ready(&self) -> Result<Duration> {
+        wait::until_ready(&self.postgres, &self.redis, self.timeout, || self.alive())?;
+        Ok(self.started.elapsed())
+    }
+
+    /// Fails when a service we started has stopped (or was removed).
+    pub fn alive(&self) -> Result<()> {
+        match &self.inner {
+            Inner::Docker(c) => c.alive(),
+            Inner::Native(p) => p.alive(),
+            Inner::External => Ok(()),
+        }
+    }
+
+    /// True when the services are containers and none of this run's is
+    /// left: `cargo xtask services down` removed them, which is an order to
+    /// stop, not a crash.
+    pub fn removed_by_down(&self) -> bool {
+        matches!(self.inner, Inner::Docker(_))
+            && docker::list(&self.docker_host, docker::RUN, docker::run_id())
+                .is_ok_and(|l| l.is_empty())
+    }
+
+    pub fn recreate_databases(&self, names: &[String]) -> Result<()> {
+        wait::recreate_databases(&self.postgres, names)
+    }
+
+    /// The URL of `database` on this server (password included: env only).
+    pub fn database_url(&self, database: &str) -> Url {
+        urls::with_database(&self.postgres, database)
+    }
+
+    /// The Redis URL as started or given (logical DB 0 unless given).
+    pub fn redis_url(&self) -> &Url {
+        &self.redis
+    }
+
+    pub fn redis_db_url(&self, db: u32) -> Url {
+        urls::with_redis_db(&self.redis, db)
+    }
+
+    pub fn where_(&self) -> String {
+        format!(
+            "postgres at {}, redis at {}",
+            wait::host_port(&self.postgres),
+            wait::host_port(&self.redis)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_sections_parse_with_defaults() {
+        let text = "[test]\npartitions = 2\ncoverage_threshold = 80\n\
+                    [services]\nbackend = \"native\"\nnative_auth = \"trust\"\n";
+        let c = crate::config::parse(text).unwrap();
+        assert_eq!(
+            (c.test.partitions, c.test.coverage_threshold),
+            (2, Some(80.0))
+        );
+        assert!(c.test.overlap && c.test.cover);
+        assert_eq!(
+            (c.services.backend, c.services.native_auth),
+            (Backend::Native, crate::config::NativeAuth::Trust)
+        );
+        assert_eq!(
+            (
+                c.services.ready_timeout,
+                c.services.postgres_image.as_deref()
+            ),
+            (30, None)
+        );
+        let err = crate::config::parse("[services]\nbackend = \"podman\"\n").unwrap_err();
+        assert!(err.starts_with("2:11:") && err.contains("podman"), "{err}");
+    }
+}

@@ -1,0 +1,134 @@
+//! The coverage part of `test`: clear old exports, then merge this run's,
+//! report the total, write cover/lcov.info and check the threshold (with
+//! `cover.exs`, OTP's :cover only), then `mix test.coverage` when the app's
+//! own threshold applies.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::layout::{export_name, Layout};
+use crate::cli::TestArgs;
+use crate::plan::{Action, Cmd};
+use crate::steps::ctx::Ctx;
+
+const COVERAGE_HINT: &str = "coverage is below the threshold: test the modules listed above, \
+                             or set [test] coverage_threshold in xtask.toml";
+/// Where the coverage script is written, relative to the app.
+const SCRIPT: &str = "_build/xtask/cover.exs";
+
+/// Exports from an earlier run would be merged into this one's total.
+pub fn clean_coverdata(app: &Path) -> Action {
+    let dir = app.join("cover");
+    Action::Native {
+        describe: "remove cover/*.coverdata from earlier runs".into(),
+        run: Box::new(move |_| {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.path().extension().is_some_and(|e| e == "coverdata") {
+                    std::fs::remove_file(entry.path())
+                        .with_context(|| format!("remove {}", entry.path().display()))?;
+                }
+            }
+            Ok(())
+        }),
+    }
+}
+
+pub fn actions(
+    ctx: &Ctx,
+    args: &TestArgs,
+    layout: Layout,
+    runs: &[(u32, u32, String)],
+) -> Vec<Action> {
+    let script = ctx.app.join(SCRIPT);
+    let write = Action::Native {
+        describe: format!("write {SCRIPT} (merges the exports, writes cover/lcov.info)"),
+        run: Box::new(move |_| {
+            std::fs::create_dir_all(script.parent().expect("a file in a dir"))
+                .context("create _build/xtask")?;
+            std::fs::write(&script, include_str!("cover.exs"))
+                .with_context(|| format!("write {}", script.display()))
+        }),
+    };
+    let exports: Vec<String> = runs
+        .iter()
+        .map(|(k, _, _)| export_name(layout, *k))
+        .collect();
+    let mut report = Cmd::mix(ctx.app, &["run", "--no-start", "--no-compile", SCRIPT])
+        .env("MIX_ENV", "test")
+        .env("XTASK_COVER_EXPORTS", exports.join(","))
+        .hint(COVERAGE_HINT);
+    let threshold = ctx.config.test.coverage_threshold;
+    if let Some(t) = threshold {
+        report = report.env("XTASK_COVERAGE_THRESHOLD", t.to_string());
+    }
+    let partial = partial_run(args, layout);
+    if let Some(why) = &partial {
+        report = report.env("XTASK_COVERAGE_REPORT_ONLY", why.clone());
+    }
+    // `mix test.coverage` takes no threshold flag: it always enforces the
+    // app's own `test_coverage` threshold. So an xtask.toml override is
+    // checked by our script alone; without one, the app's task runs too, to
+    // enforce its threshold its own way and write its HTML report.
+    let app_task = match (threshold, partial) {
+        (Some(_), _) => Action::Skip {
+            what: "mix test.coverage".into(),
+            why: "[test] coverage_threshold in xtask.toml replaces the app's threshold".into(),
+        },
+        (None, Some(why)) => Action::Skip {
+            what: "mix test.coverage".into(),
+            why,
+        },
+        (None, None) => Action::Run(
+            Cmd::mix(ctx.app, &["test.coverage"])
+                .env("MIX_ENV", "test")
+                .hint(COVERAGE_HINT),
+        ),
+    };
+    vec![write, Action::Run(report), app_task]
+}
+
+/// Why the total of this run says nothing about the whole suite, if so.
+fn partial_run(args: &TestArgs, layout: Layout) -> Option<String> {
+    if let Layout::One(p) = layout {
+        return Some(format!(
+            "only partition {}/{} ran: merge every partition's cover/*.coverdata and run `mix test.coverage`",
+            p.k, p.n
+        ));
+    }
+    let mut flags = Vec::new();
+    if !args.only.is_empty() {
+        flags.push("--only");
+    }
+    if !args.exclude.is_empty() {
+        flags.push("--exclude");
+    }
+    if args.failed {
+        flags.push("--failed");
+    }
+    (!flags.is_empty()).then(|| format!("{} ran part of the suite", flags.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Partition;
+
+    #[test]
+    fn partial_runs_are_reported_not_enforced() {
+        let full = TestArgs::default();
+        assert_eq!(partial_run(&full, Layout::All(2)), None);
+        assert!(partial_run(&full, Layout::One(Partition { k: 1, n: 2 }))
+            .unwrap()
+            .contains("only partition 1/2"));
+        let only = TestArgs {
+            only: vec!["x".into()],
+            failed: true,
+            ..TestArgs::default()
+        };
+        assert_eq!(
+            partial_run(&only, Layout::Whole).unwrap(),
+            "--only, --failed ran part of the suite"
+        );
+    }
+}
