@@ -212,6 +212,29 @@ build_service() {
 	fi
 }
 
+# Records the stand-ins in xtask.local.toml beside xtask.toml: git-ignored,
+# merged over xtask.toml by cargo xtask, so `cargo xtask ci` uses them with
+# nothing to export. A file someone else wrote is left alone.
+readonly LOCAL_CONFIG="$repo_root/xtask.local.toml"
+readonly LOCAL_MARKER="# Written by scripts/local-images.sh"
+record_local_config() {
+	if [ -e "$LOCAL_CONFIG" ] && ! head -n 1 "$LOCAL_CONFIG" | grep -qF "$LOCAL_MARKER"; then
+		log "$LOCAL_CONFIG exists and was not written by this script: left as it is"
+		log "add postgres_image = \"$POSTGRES_IMAGE\" and redis_image = \"$REDIS_IMAGE\" under [services] yourself"
+		return
+	fi
+	cat >"$LOCAL_CONFIG.tmp" <<-EOF
+		$LOCAL_MARKER: no container registry is reachable here, so the
+		# test services use stand-ins built from Debian packages. Machine-local and
+		# git-ignored; delete it where the official images can be pulled.
+		[services]
+		postgres_image = "$POSTGRES_IMAGE"
+		redis_image = "$REDIS_IMAGE"
+	EOF
+	mv "$LOCAL_CONFIG.tmp" "$LOCAL_CONFIG"
+	log "recorded the stand-ins in $LOCAL_CONFIG"
+}
+
 main() {
 	preflight "$@"
 	local rebuilt_base=false
@@ -229,6 +252,7 @@ main() {
 	build_service "$BUILDER_IMAGE" "$repo_root/docker/local/elixir-builder" "$stale"
 	build_service "$RUNNER_IMAGE" "$repo_root/docker/local/runner" "$stale"
 	remove_replaced
+	record_local_config
 	docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep '^phx-xtask-local/' | sort
 }
 

@@ -130,9 +130,17 @@ fn resolve(from: &str, is_mod_rs: bool, path: &str, modules: &BTreeSet<String>) 
         base.pop();
         parts.remove(0);
     }
-    let mut found = if base.is_empty() { "crate".to_string() } else { base.join("::") };
+    let mut found = if base.is_empty() {
+        "crate".to_string()
+    } else {
+        base.join("::")
+    };
     for p in parts {
-        let next = if found == "crate" { p.to_string() } else { format!("{found}::{p}") };
+        let next = if found == "crate" {
+            p.to_string()
+        } else {
+            format!("{found}::{p}")
+        };
         if !modules.contains(&next) {
             break;
         }
@@ -156,16 +164,28 @@ fn no_module_imports_from_a_module_that_imports_it() {
         let from = module_of(rel);
         let is_mod_rs = rel.file_name().unwrap() == "mod.rs";
         // `super` from `a/b.rs` is `a`; from `a/mod.rs` it is a's parent.
-        let here = if is_mod_rs { format!("{from}::mod") } else { from.clone() };
+        let here = if is_mod_rs {
+            format!("{from}::mod")
+        } else {
+            from.clone()
+        };
         let text = std::fs::read_to_string(f).unwrap();
         for (line, path) in paths(&text) {
-            let here = if path.starts_with("super") { here.as_str() } else { from.as_str() };
+            let here = if path.starts_with("super") {
+                here.as_str()
+            } else {
+                from.as_str()
+            };
             let Some(to) = resolve(here, is_mod_rs, &path, &modules) else {
                 continue;
             };
             if to != from && to != "crate" {
                 let at = format!("{}:{line} `{path}`", rel.display());
-                edges.entry(from.clone()).or_default().entry(to).or_insert(at);
+                edges
+                    .entry(from.clone())
+                    .or_default()
+                    .entry(to)
+                    .or_insert(at);
             }
         }
     }
@@ -206,13 +226,31 @@ fn no_module_imports_from_a_module_that_imports_it() {
 fn the_cycle_finder_sees_paths_in_use_groups_and_code() {
     let text = "use crate::{a::B, c};\nuse super::d::{E, f as g};\nfn x() { crate::h::i(); }\n#[cfg(test)]\nmod tests { use crate::z; }\n";
     let got: Vec<String> = paths(text).into_iter().map(|(_, p)| p).collect();
-    assert_eq!(got, ["crate::a::B", "crate::c", "super::d::E", "super::d::f", "crate::h::i"]);
+    assert_eq!(
+        got,
+        [
+            "crate::a::B",
+            "crate::c",
+            "super::d::E",
+            "super::d::f",
+            "crate::h::i"
+        ]
+    );
 }
 
 #[test]
 fn the_binary_is_thin_and_the_entry_short() {
-    let main = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/main.rs")).unwrap();
-    assert!(main.lines().count() < 30, "xtask/src/main.rs has {} lines", main.lines().count());
+    let main =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/main.rs")).unwrap();
+    assert!(
+        main.lines().count() < 30,
+        "xtask/src/main.rs has {} lines",
+        main.lines().count()
+    );
     let lib = std::fs::read_to_string(src().join("lib.rs")).unwrap();
-    assert!(lib.lines().count() < 100, "lib.rs has {} lines", lib.lines().count());
+    assert!(
+        lib.lines().count() < 100,
+        "lib.rs has {} lines",
+        lib.lines().count()
+    );
 }

@@ -87,7 +87,7 @@ impl App {
 
 /// Copies the files a fresh clone of `src` would have: the ones git tracks
 /// and the untracked ones it does not ignore, so no build output comes along.
-fn copy_tree(src: &Path, dst: &Path) {
+pub fn copy_tree(src: &Path, dst: &Path) {
     let out = Command::new("git")
         .args([
             "ls-files",

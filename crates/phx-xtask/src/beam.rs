@@ -61,7 +61,11 @@ pub fn installed(env: &Env) -> Option<Beam> {
         .iter()
         .map(|rel| root.join(rel))
         .find(|lib| lib.join("elixir/ebin").is_dir())?;
-    Some(Beam::new(otp_installed(&erl)?, elixir_installed(&elixir)?, lib))
+    Some(Beam::new(
+        otp_installed(&erl)?,
+        elixir_installed(&elixir)?,
+        lib,
+    ))
 }
 
 /// One `elixir -e` that prints OTP's full version, Elixir's and its lib dir.
@@ -94,7 +98,11 @@ fn ask(program: &Path, args: &[&str]) -> Result<String> {
     };
     let out = proc::output(&spawn, ASK_TIMEOUT, |_| {})?;
     if !out.status.success() {
-        bail!("{program_s} exited with {}: {}", out.status, out.stderr.trim());
+        bail!(
+            "{program_s} exited with {}: {}",
+            out.status,
+            out.stderr.trim()
+        );
     }
     Ok(out.stdout)
 }

@@ -65,6 +65,9 @@ pub struct Dialyzer {
     /// (with dialyxir, its own `dialyzer:` settings in mix.exs apply).
     pub plt_apps: Vec<String>,
     pub args: Vec<String>,
+    /// The Mix env dialyzer analyses, whatever MIX_ENV the shell exports:
+    /// the one dialyxir's users set their PLT up for.
+    pub env: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +201,7 @@ impl Default for Dialyzer {
             .map(String::from)
             .to_vec(),
             args: Vec::new(),
+            env: "dev".into(),
         }
     }
 }
@@ -353,8 +357,16 @@ pub fn load(explicit: Option<&Path>, root: &Path) -> Result<Loaded> {
     let config: Config = toml::Value::Table(merged)
         .try_into()
         .map_err(|e| anyhow::anyhow!("{} merged over {}: {e}", local.display(), path.display()))?;
-    let root = if files.is_empty() { root.to_path_buf() } else { dir };
-    Ok(Loaded { config, root, files })
+    let root = if files.is_empty() {
+        root.to_path_buf()
+    } else {
+        dir
+    };
+    Ok(Loaded {
+        config,
+        root,
+        files,
+    })
 }
 
 /// Deep merge: tables merge key by key, anything else is replaced.
@@ -433,12 +445,18 @@ mod tests {
         std::fs::write(dir.path().join(LOCAL), local).unwrap();
         let loaded = load(None, dir.path()).unwrap();
         let s = &loaded.config.services;
-        assert_eq!((s.ready_timeout, s.postgres_image.as_deref()), (9, Some("local/pg:15")));
+        assert_eq!(
+            (s.ready_timeout, s.postgres_image.as_deref()),
+            (9, Some("local/pg:15"))
+        );
         assert_eq!(loaded.config.app_dir, PathBuf::from("demo"));
         assert_eq!(loaded.files.len(), 2);
         std::fs::write(dir.path().join(LOCAL), "[services]\nbogus = 1\n").unwrap();
         let err = format!("{:#}", load(None, dir.path()).unwrap_err());
-        assert!(err.contains("xtask.local.toml:2:1: unknown field `bogus`"), "{err}");
+        assert!(
+            err.contains("xtask.local.toml:2:1: unknown field `bogus`"),
+            "{err}"
+        );
     }
 
     #[test]

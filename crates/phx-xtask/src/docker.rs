@@ -30,10 +30,7 @@ pub const SERVICE: &str = "dev.phx-xtask.service";
 /// two checkouts never touch each other's containers.
 pub fn project_id(dir: &Path) -> String {
     let path = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    format!(
-        "{:016x}",
-        fnv(path.as_os_str().as_encoded_bytes())
-    )
+    format!("{:016x}", fnv(path.as_os_str().as_encoded_bytes()))
 }
 
 /// This process's run id: start time and pid, unique on this machine.
@@ -146,9 +143,12 @@ pub fn list(host: &str, label: &str, value: &str) -> Result<Vec<Listed>> {
         ..Default::default()
     };
     // Not cut short by Ctrl-C: the cleanup after a signal needs this list.
-    let found = within(Duration::from_secs(20), docker.list_containers(Some(options)))
-        .ok_or_else(|| anyhow::anyhow!("docker did not list containers within 20 s"))?
-        .context("list containers")?;
+    let found = within(
+        Duration::from_secs(20),
+        docker.list_containers(Some(options)),
+    )
+    .ok_or_else(|| anyhow::anyhow!("docker did not list containers within 20 s"))?
+    .context("list containers")?;
     Ok(found
         .into_iter()
         .map(|c| {

@@ -87,11 +87,13 @@ impl Env {
     pub fn which(&self, name: &str) -> Option<PathBuf> {
         use std::os::unix::fs::PermissionsExt;
         let path = OsString::from(self.get("PATH")?);
-        std::env::split_paths(&path).map(|d| d.join(name)).find(|p| {
-            p.metadata()
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
+        std::env::split_paths(&path)
+            .map(|d| d.join(name))
+            .find(|p| {
+                p.metadata()
+                    .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                    .unwrap_or(false)
+            })
     }
 }
 

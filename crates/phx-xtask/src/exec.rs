@@ -95,11 +95,20 @@ impl Exec {
         let mut env: Vec<(&str, &str)> = Vec::new();
         for late in &cmd.late_env {
             let value = self.vars.get(&late.key).ok_or_else(|| {
-                anyhow!("`{}` needs {}, which no earlier action set", cmd.program, late.var)
+                anyhow!(
+                    "`{}` needs {}, which no earlier action set",
+                    cmd.program,
+                    late.var
+                )
             })?;
             env.push((&late.var, value));
         }
-        env.extend(cmd.env.iter().chain(&self.env).map(|(k, v)| (k.as_str(), v.as_str())));
+        env.extend(
+            cmd.env
+                .iter()
+                .chain(&self.env)
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         let spawn = proc::Spawn {
             program: &cmd.program,
             args: &cmd.args,
@@ -130,7 +139,12 @@ impl Exec {
             let handles: Vec<_> = cmds
                 .iter()
                 .map(|cmd| {
-                    let mut sub = Exec::new(self.id, self.base.clone(), self.live.clone(), self.snapshot.clone());
+                    let mut sub = Exec::new(
+                        self.id,
+                        self.base.clone(),
+                        self.live.clone(),
+                        self.snapshot.clone(),
+                    );
                     sub.env = self.env.clone();
                     sub.vars = self.vars.clone();
                     s.spawn(move || {

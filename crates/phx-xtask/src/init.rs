@@ -37,7 +37,10 @@ pub fn run(args: &InitArgs, run: &Run) -> Result<Exit> {
     for (path, text) in &files {
         std::fs::create_dir_all(path.parent().expect("a file in a dir"))?;
         std::fs::write(path, text).with_context(|| format!("write {}", path.display()))?;
-        eprintln!("wrote {}", path.strip_prefix(&repo).unwrap_or(path).display());
+        eprintln!(
+            "wrote {}",
+            path.strip_prefix(&repo).unwrap_or(path).display()
+        );
     }
     eprintln!("next: `cargo xtask ci` (or `nix develop --command cargo xtask ci`)");
     Ok(Exit::Passed)
@@ -56,28 +59,44 @@ fn find_app(repo: &Path) -> Result<PathBuf> {
         .collect();
     match &found[..] {
         [one] => Ok(one.clone()),
-        [] => bail!("{} has no mix.exs, nor a directory with one: run init in the Phoenix repo", repo.display()),
-        _ => bail!("{} has several Mix projects: run init inside the one to check", repo.display()),
+        [] => bail!(
+            "{} has no mix.exs, nor a directory with one: run init in the Phoenix repo",
+            repo.display()
+        ),
+        _ => bail!(
+            "{} has several Mix projects: run init inside the one to check",
+            repo.display()
+        ),
     }
 }
 
 fn files(repo: &Path, app: &Path, args: &InitArgs, run: &Run) -> Result<Vec<(PathBuf, String)>> {
     let pins = pins(&repo.join(app), run);
     let app_dir = app.display().to_string();
-    let prefix = if app_dir == "." { String::new() } else { format!("{app_dir}/") };
-    let dependency = args.dependency.clone().unwrap_or_else(|| {
-        format!("version = \"{}\"", env!("CARGO_PKG_VERSION"))
-    });
+    let prefix = if app_dir == "." {
+        String::new()
+    } else {
+        format!("{app_dir}/")
+    };
+    let dependency = args
+        .dependency
+        .clone()
+        .unwrap_or_else(|| format!("version = \"{}\"", env!("CARGO_PKG_VERSION")));
     let mut files = vec![
         (repo.join("xtask.toml"), xtask_toml(&app_dir, &pins)),
         (repo.join(".cargo/config.toml"), ALIAS.to_string()),
-        (repo.join("xtask/Cargo.toml"), THIN_MANIFEST.replace("{{dependency}}", &dependency)),
+        (
+            repo.join("xtask/Cargo.toml"),
+            THIN_MANIFEST.replace("{{dependency}}", &dependency),
+        ),
         (repo.join("xtask/src/main.rs"), THIN_MAIN.to_string()),
         (repo.join("flake.nix"), FLAKE.to_string()),
         (repo.join(".envrc"), ENVRC.to_string()),
         (
             repo.join(".github/workflows/ci.yml"),
-            WORKFLOW.replace("{{app}}", &prefix).replace("{{plt_dir}}", "priv/plts"),
+            WORKFLOW
+                .replace("{{app}}", &prefix)
+                .replace("{{plt_dir}}", "priv/plts"),
         ),
     ];
     if !repo.join("Cargo.toml").exists() {
@@ -109,7 +128,9 @@ fn pins(app: &Path, run: &Run) -> [(&'static str, String); 5] {
         .map(|v| series(&v, 1))
         .or_else(|| installed.as_ref().map(|b| b.otp.clone()))
         .unwrap_or_else(|| defaults.otp.clone());
-    let node = asdf("nodejs").map(|v| series(&v, 1)).unwrap_or_else(|| defaults.node.clone());
+    let node = asdf("nodejs")
+        .map(|v| series(&v, 1))
+        .unwrap_or_else(|| defaults.node.clone());
     [
         ("elixir", elixir),
         ("otp", otp),
@@ -168,7 +189,11 @@ mod tests {
     #[test]
     fn mix_exs_elixir_requirement() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("mix.exs"), "[app: :a, elixir: \"~> 1.16\", deps: []]").unwrap();
+        std::fs::write(
+            dir.path().join("mix.exs"),
+            "[app: :a, elixir: \"~> 1.16\", deps: []]",
+        )
+        .unwrap();
         assert_eq!(mix_elixir(dir.path()).as_deref(), Some("1.16"));
     }
 }

@@ -6,7 +6,6 @@
 //!     phx_xtask::App::new(env!("CARGO_MANIFEST_DIR")).run()
 //! }
 //! ```
-//!
 //! Its layers, each importing only from those below: docs/architecture.md.
 
 mod beam;
@@ -31,8 +30,7 @@ mod runner;
 mod services;
 mod steps;
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 
@@ -64,30 +62,8 @@ impl App {
     /// Runs the command line. Exit codes: 0 passed, 1 a step failed, 2 bad
     /// input (nothing ran), 101 a panic, 130 interrupted.
     pub fn run(self) -> ExitCode {
-        let cli = cli::Cli::parse();
-        // A panic message may hold a URL from a driver's error: redact it. A
-        // panic that reaches here still stops every child and container.
-        std::panic::set_hook(Box::new(|info| {
-            eprintln!("error: phx-xtask panicked: {}", redact::line(&info.to_string()));
-        }));
-        if let Err(e) = proc::handle_signals() {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(2);
-        }
         let root = self.root();
-        let result = std::panic::catch_unwind(|| pipeline::main(cli, root, &self.steps));
-        let Ok(result) = result else {
-            proc::shutdown();
-            return ExitCode::from(101);
-        };
-        result.map_or_else(
-            |e| {
-                proc::shutdown();
-                eprintln!("error: {}", redact::line(&format!("{e:#}")));
-                ExitCode::from(2)
-            },
-            |exit| ExitCode::from(exit.code()),
-        )
+        pipeline::guarded(cli::Cli::parse(), root, &self.steps)
     }
 
     /// Where xtask.toml is: `XTASK_ROOT`, else the thin crate's parent.

@@ -24,6 +24,23 @@ impl MixProject {
         let text =
             std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
         let mix_exs = strip_comments(&text);
+        if mix_exs.contains("apps_path:") {
+            let apps = dir.join("apps");
+            let children: Vec<String> = std::fs::read_dir(&apps)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().join("mix.exs").is_file())
+                .map(|e| format!("{}/apps/{}", dir.display(), e.file_name().to_string_lossy()))
+                .collect();
+            bail!(
+                "{} is an umbrella project, which phx-xtask does not run at its root yet (sobelow passes \
+                 silently there and each child has its own assets): point --app-dir (or app_dir in \
+                 xtask.toml) at one child app: {}",
+                file.display(),
+                children.join(", ")
+            );
+        }
         let Some(app) = app_name(&mix_exs) else {
             bail!(
                 "could not read `app: :name` from {}: a Mix project names its app in `def project`",
@@ -42,6 +59,24 @@ impl MixProject {
             .filter(|c| !c.is_whitespace())
             .collect();
         squeezed.contains(&format!("{{:{name},"))
+    }
+
+    /// A string literal option anywhere in mix.exs (`plt_local_path: "x"`).
+    pub fn string_option(&self, key: &str) -> Option<String> {
+        let i = self.mix_exs.find(&format!("{key}:"))?;
+        let rest = self.mix_exs[i + key.len() + 1..].trim_start();
+        let rest = rest.strip_prefix('"')?;
+        Some(rest[..rest.find('"')?].to_string())
+    }
+
+    /// dialyxir's `plt_file: {:no_warn, "path"}` (or the bare string form).
+    pub fn plt_file(&self) -> Option<String> {
+        let i = self.mix_exs.find("plt_file:")?;
+        let rest = &self.mix_exs[i + 9..];
+        let end = rest.find(['}', ']']).map_or(rest.len(), |e| e + 1);
+        let seg = &rest[..end];
+        let start = seg.find('"')? + 1;
+        Some(seg[start..start + seg[start..].find('"')?].to_string())
     }
 
     /// True when mix.exs defines the alias (`"assets.deploy": …`).
@@ -104,6 +139,40 @@ mod tests {
         assert!(p.has_dep("dialyxir"));
         assert!(!p.has_dep("sobelow"), "a commented-out dep does not count");
         assert!(!p.has_dep("cred"));
+    }
+
+    #[test]
+    fn reads_dialyxir_plt_options() {
+        let p =
+            project("dialyzer: [plt_local_path: \"_build/plts\", plt_core_path: \"_build/core\"]");
+        assert_eq!(
+            p.string_option("plt_local_path").as_deref(),
+            Some("_build/plts")
+        );
+        assert_eq!(
+            p.string_option("plt_core_path").as_deref(),
+            Some("_build/core")
+        );
+        let p = project("dialyzer: [plt_file: {:no_warn, \"priv/plts/dialyzer.plt\"}]");
+        assert_eq!(p.plt_file().as_deref(), Some("priv/plts/dialyzer.plt"));
+        assert_eq!(project("dialyzer: []").plt_file(), None);
+    }
+
+    #[test]
+    fn an_umbrella_names_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mix.exs"),
+            "[apps_path: \"apps\", deps: []]",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("apps/web")).unwrap();
+        std::fs::write(dir.path().join("apps/web/mix.exs"), "[app: :web]").unwrap();
+        let err = MixProject::read(dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("is an umbrella project") && err.contains("/apps/web"),
+            "{err}"
+        );
     }
 
     #[test]

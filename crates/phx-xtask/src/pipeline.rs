@@ -8,6 +8,7 @@
 //! 5. run the plans and render the outcome.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
@@ -19,7 +20,36 @@ use crate::plan::StepPlan;
 use crate::run::{Exit, Mode, Run, Verbosity};
 use crate::runner::{self, Opts};
 use crate::steps::{self, Ctx, Step};
-use crate::{doctor, init, proc, render, services};
+use crate::{doctor, init, proc, redact, render, services};
+
+/// `main` with the guards around it: signal handling, panics (redacted,
+/// and every child and container still stopped), and the exit code.
+pub fn guarded(cli: Cli, root: PathBuf, custom: &[Step]) -> ExitCode {
+    // A panic message may hold a URL from a driver's error: redact it.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "error: phx-xtask panicked: {}",
+            redact::line(&info.to_string())
+        );
+    }));
+    if let Err(e) = proc::handle_signals() {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    let result = std::panic::catch_unwind(|| main(cli, root, custom));
+    let Ok(result) = result else {
+        proc::shutdown();
+        return ExitCode::from(101);
+    };
+    result.map_or_else(
+        |e| {
+            proc::shutdown();
+            eprintln!("error: {}", redact::line(&format!("{e:#}")));
+            ExitCode::from(2)
+        },
+        |exit| ExitCode::from(exit.code()),
+    )
+}
 
 pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
     let names: Vec<&'static str> = custom.iter().map(|s| s.name).collect();
@@ -135,10 +165,20 @@ fn list(run: &Run, custom: &[Step]) -> Result<Exit> {
     };
     for id in all {
         let about = match id {
-            StepId::Custom(name) => custom.iter().find(|s| s.name == name).map(|s| s.about.to_string()),
-            _ => cmd.find_subcommand(id.name()).and_then(|c| c.get_about()).map(|a| a.to_string()),
+            StepId::Custom(name) => custom
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.about.to_string()),
+            _ => cmd
+                .find_subcommand(id.name())
+                .and_then(|c| c.get_about())
+                .map(|a| a.to_string()),
         };
-        let in_ci = if ci.iter().any(|n| n == id.name()) { "ci" } else { "--" };
+        let in_ci = if ci.iter().any(|n| n == id.name()) {
+            "ci"
+        } else {
+            "--"
+        };
         println!("{:<10} {in_ci:<3} {}", id.name(), about.unwrap_or_default());
     }
     Ok(Exit::Passed)

@@ -76,7 +76,10 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn new(describe: impl Into<String>, run: impl FnOnce() -> Result<()> + Send + 'static) -> Check {
+    pub fn new(
+        describe: impl Into<String>,
+        run: impl FnOnce() -> Result<()> + Send + 'static,
+    ) -> Check {
         Check {
             describe: describe.into(),
             run: Box::new(run),
@@ -145,11 +148,15 @@ impl StepPlan {
     /// Every program the plan starts, so a missing one stops us before
     /// anything runs.
     pub fn all_programs(&self) -> Vec<&str> {
-        let cmds = self.phases.iter().flat_map(|p| &p.actions).flat_map(|a| match a {
-            Action::Run(c) | Action::RunUnless { cmd: c, .. } => vec![c],
-            Action::Parallel(cmds) => cmds.iter().collect(),
-            _ => Vec::new(),
-        });
+        let cmds = self
+            .phases
+            .iter()
+            .flat_map(|p| &p.actions)
+            .flat_map(|a| match a {
+                Action::Run(c) | Action::RunUnless { cmd: c, .. } => vec![c],
+                Action::Parallel(cmds) => cmds.iter().collect(),
+                _ => Vec::new(),
+            });
         let mut all: Vec<&str> = cmds.map(|c| c.program.as_str()).collect();
         all.extend(self.programs.iter().map(String::as_str));
         all.sort();

@@ -353,7 +353,10 @@ mod tests {
 
     #[test]
     fn output_captures_both_streams_and_the_env() {
-        let args = ["-c".to_string(), "echo $PHX_XTASK_PROBE; echo e >&2; exit 3".into()];
+        let args = [
+            "-c".to_string(),
+            "echo $PHX_XTASK_PROBE; echo e >&2; exit 3".into(),
+        ];
         let out = output(&spawn("sh", &args), Duration::from_secs(30), |_| {}).unwrap();
         let got = (out.status.code(), out.stdout.as_str(), out.stderr.as_str());
         assert_eq!(got, (Some(3), "1\n", "e\n"));

@@ -156,7 +156,9 @@ fn selected(
     let by_name = |names: &[String], source: &str| -> Result<Vec<StepId>> {
         names.iter().map(|n| step(n, custom, source)).collect()
     };
-    let source = files.first().map_or("xtask.toml".into(), |f| f.display().to_string());
+    let source = files
+        .first()
+        .map_or("xtask.toml".into(), |f| f.display().to_string());
     let mut ids = match command {
         Command::Ci => match &config.ci.steps {
             Some(names) => by_name(names, &format!("{source}: [ci] steps"))?,
@@ -211,15 +213,26 @@ mod tests {
         assert_eq!(run.selected.len(), 9);
         assert_eq!(run.selected.last(), Some(&StepId::Custom("audit")));
         let run = resolve(&["ci"], "[ci]\nsteps = [\"test\", \"audit\", \"deps\"]\n").unwrap();
-        assert_eq!(run.selected, [StepId::Deps, StepId::Test, StepId::Custom("audit")]);
+        assert_eq!(
+            run.selected,
+            [StepId::Deps, StepId::Test, StepId::Custom("audit")]
+        );
     }
 
     #[test]
     fn an_unknown_step_names_the_known_ones() {
-        let err = resolve(&["ci"], "[ci]\nsteps = [\"lint\"]\n").err().unwrap();
+        let err = resolve(&["ci"], "[ci]\nsteps = [\"lint\"]\n")
+            .err()
+            .unwrap();
         let err = err.to_string();
-        assert!(err.contains("[ci] steps names `lint`, which is not a step"), "{err}");
-        assert!(err.contains("deps, format") && err.contains("audit"), "{err}");
+        assert!(
+            err.contains("[ci] steps names `lint`, which is not a step"),
+            "{err}"
+        );
+        assert!(
+            err.contains("deps, format") && err.contains("audit"),
+            "{err}"
+        );
         let err = resolve(&["step", "nope"], "").err().unwrap().to_string();
         assert!(err.starts_with("cargo xtask step names `nope`"), "{err}");
     }
@@ -227,7 +240,10 @@ mod tests {
     #[test]
     fn verbosity_jobs_and_fix_are_resolved_once() {
         let run = resolve(&["format", "--fix", "-vv", "-j", "3"], "").unwrap();
-        assert_eq!((run.verbosity, run.jobs, run.fix), (Verbosity::Stream, 3, true));
+        assert_eq!(
+            (run.verbosity, run.jobs, run.fix),
+            (Verbosity::Stream, 3, true)
+        );
         assert_eq!(run.selected, [StepId::Format]);
     }
 

@@ -29,7 +29,12 @@ defmodule Demo.HTTP do
           | {:ip, :inet.ip_address()}
           | {:name, GenServer.name()}
           | {:server, boolean()}
-          | {:health, (() -> Demo.Health.report())}
+          | {:health, health()}
+
+  # Written `(... -> ...)` rather than as a zero-arity fun type, which
+  # formatters of different Elixir versions print in two different ways.
+  @typedoc "A health check: called with no arguments, returns a `Demo.Health` report."
+  @type health :: (... -> Demo.Health.report())
 
   @type status :: 200 | 400 | 404 | 405 | 503
   @type json :: String.t() | integer() | boolean() | nil | [{atom() | String.t(), json()}]
@@ -74,7 +79,7 @@ defmodule Demo.HTTP do
 
   # Each connection gets its own unlinked process, so a client that breaks its
   # request can only crash its own handler, never the acceptor.
-  @spec accept_loop(:gen_tcp.socket(), (() -> Demo.Health.report())) :: :ok
+  @spec accept_loop(:gen_tcp.socket(), health()) :: :ok
   defp accept_loop(socket, health) do
     case :gen_tcp.accept(socket) do
       {:ok, client} ->
@@ -92,7 +97,7 @@ defmodule Demo.HTTP do
     end
   end
 
-  @spec hand_over(:gen_tcp.socket(), (() -> Demo.Health.report())) :: :ok
+  @spec hand_over(:gen_tcp.socket(), health()) :: :ok
   defp hand_over(client, health) do
     handler = spawn(fn -> receive(do: (:socket_ready -> serve(client, health))) end)
 
@@ -108,7 +113,7 @@ defmodule Demo.HTTP do
     end
   end
 
-  @spec serve(:gen_tcp.socket(), (() -> Demo.Health.report())) :: :ok
+  @spec serve(:gen_tcp.socket(), health()) :: :ok
   defp serve(client, health) do
     response =
       case read_request(client) do
@@ -157,7 +162,7 @@ defmodule Demo.HTTP do
   `health` is called for `/health` and `/ready` only, since a check opens a
   connection to each service.
   """
-  @spec respond(String.t(), String.t(), (() -> Demo.Health.report())) :: {status(), json()}
+  @spec respond(String.t(), String.t(), health()) :: {status(), json()}
   def respond(method, path, health) when method in ["GET", "HEAD"] do
     case path do
       gate when gate in ["/health", "/ready"] -> health_response(health.())

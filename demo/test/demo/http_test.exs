@@ -5,6 +5,8 @@ defmodule Demo.HTTPTest do
 
   alias Demo.HTTP
 
+  doctest Demo.HTTP
+
   @up %{postgres: :ok, redis: :ok}
 
   # A server on a free port per test; the health check is a fun, so the 503

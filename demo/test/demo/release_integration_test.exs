@@ -84,7 +84,7 @@ defmodule Demo.ReleaseIntegrationTest do
   end
 
   test "rollback(repo, v) rolls back v and everything newer, like Ecto's :down, to: v",
-       %{conn: conn} do
+       %{conn: conn, schema: schema} do
     capture_io(fn -> Release.migrate() end)
 
     output =
@@ -93,7 +93,10 @@ defmodule Demo.ReleaseIntegrationTest do
     assert output == "Rolled back #{@third}\nRolled back #{@second}\n"
     assert rows(conn, "SELECT version FROM schema_migrations") == [["#{@first}"]]
 
-    assert rows(conn, "SELECT count(*) FROM pg_indexes WHERE indexname = 'products_sku_index'") ==
+    assert rows(
+             conn,
+             "SELECT count(*) FROM pg_indexes WHERE schemaname = '#{schema}' AND indexname = 'products_sku_index'"
+           ) ==
              [["0"]]
 
     assert capture_io(fn -> assert Release.rollback(Demo.Repo, @third) == [] end) =~

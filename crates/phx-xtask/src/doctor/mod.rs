@@ -22,11 +22,11 @@ use crate::run::{Exit, Mode, Run, Verbosity};
 use crate::{docker, redact};
 use output::{json, problems, table};
 use probe::Probe;
-use rows::{app_row, daemon_row, disk_row, Judge, Level, Need, Pin, Report};
+use rows::{app_row, daemon_row, disk_row, flake_row, nix_row, Judge, Level, Need, Pin, Report};
 
 /// Every check, run at the same time; the slowest (starting the BEAM)
 /// decides how long the doctor takes.
-pub fn check(toolchain: &Toolchain, app: &Path, env: &Env) -> Report {
+pub fn check(toolchain: &Toolchain, root: &Path, app: &Path, env: &Env) -> Report {
     let started = Instant::now();
     let in_nix = env.in_nix_shell();
     let host = docker::host(env);
@@ -40,13 +40,13 @@ pub fn check(toolchain: &Toolchain, app: &Path, env: &Env) -> Report {
             (&["redis-server"], &["--version"]),
             (&["git"], &["--version"]),
             (&["flyctl", "fly"], &["version"]),
+            (&["nix"], &["--version"]),
         ]
         .into_iter()
         .map(|(names, args)| s.spawn(move || probe::tool(env, names, args)))
         .collect();
-        let daemon = s.spawn(|| {
-            docker::info(&host, Duration::from_secs(2)).map_err(|e| format!("{e:#}"))
-        });
+        let daemon =
+            s.spawn(|| docker::info(&host, Duration::from_secs(2)).map_err(|e| format!("{e:#}")));
         let probes: Vec<Probe> = tools
             .into_iter()
             .map(|t| t.join().unwrap_or_default())
@@ -59,8 +59,8 @@ pub fn check(toolchain: &Toolchain, app: &Path, env: &Env) -> Report {
             daemon.join().unwrap_or_else(|_| failed()),
         )
     });
-    let [node, docker, postgres, redis, git, flyctl] =
-        <[Probe; 6]>::try_from(probes).expect("six probes");
+    let [node, docker, postgres, redis, git, flyctl, nix] =
+        <[Probe; 7]>::try_from(probes).expect("seven probes");
 
     let judge = Judge { in_nix };
     let tc = toolchain;
@@ -120,6 +120,8 @@ pub fn check(toolchain: &Toolchain, app: &Path, env: &Env) -> Report {
         app,
     ));
     rows.push(app_row(app));
+    rows.push(nix_row(&judge, &nix));
+    rows.push(flake_row(root));
     Report {
         rows,
         in_nix,
@@ -129,7 +131,7 @@ pub fn check(toolchain: &Toolchain, app: &Path, env: &Env) -> Report {
 
 /// `cargo xtask doctor`: the table (or JSON) on stdout, problems on stderr.
 pub fn run(run: &Run) -> Result<Exit> {
-    let report = check(&run.config.toolchain, &run.app, &run.env);
+    let report = check(&run.config.toolchain, &run.root, &run.app, &run.env);
     let mode = run.mode;
     if mode == Mode::Json {
         println!("{}", redact::line(&json(&report).to_string()));
@@ -152,7 +154,7 @@ pub fn run(run: &Run) -> Result<Exit> {
 /// What `ci` runs before anything else: one line per warning, and on an
 /// error, a stop with every cause and its fix (exit 2, nothing has run).
 pub fn preflight(run: &Run) -> Result<()> {
-    let report = check(&run.config.toolchain, &run.app, &run.env);
+    let report = check(&run.config.toolchain, &run.root, &run.app, &run.env);
     // The errors end the run with one message that lists them; under GitHub
     // Actions they are annotations as well.
     let github = run.mode == Mode::Github;

@@ -86,7 +86,8 @@ pub fn beam(env: &Env) -> (Probe, Probe) {
 /// npm, from the package.json beside the `npm-cli.js` that `npm` links to:
 /// starting Node to ask takes longer than every other check together.
 pub fn npm(env: &Env) -> Probe {
-    let installed = env.which("npm")
+    let installed = env
+        .which("npm")
         .and_then(|p| p.canonicalize().ok())
         .and_then(|cli| {
             let text =
@@ -194,5 +195,4 @@ mod tests {
             assert_eq!(version_in(text).as_deref(), want, "{text}");
         }
     }
-
 }

@@ -322,3 +322,63 @@ mod tests {
         assert_eq!(row.level, Level::Error);
     }
 }
+
+/// Flakes need Nix 2.4 or newer; an older nix cannot enter the dev shell.
+const NIX_FLAKES: &str = "2.4";
+
+pub fn nix_row(judge: &Judge, p: &Probe) -> Row {
+    let mut row = Row::new("nix", p);
+    row.pin = Some(format!(">={NIX_FLAKES}"));
+    let Some(version) = &p.version else {
+        return judge.unpinned(
+            p,
+            "nix",
+            "the dev shell needs it",
+            "install Nix (nixos.org/download)",
+        );
+    };
+    let ok = matches(version, NIX_FLAKES, Pin::AtLeast);
+    row.matches = Some(ok);
+    match ok {
+        true => row,
+        false => row.problem(
+            Level::Warning,
+            format!("{version} predates flakes (2.4)"),
+            "upgrade Nix to 2.4 or newer, and enable flakes (`experimental-features = nix-command flakes`)",
+        ),
+    }
+}
+
+/// The flake must take its versions from xtask.toml's [toolchain], which
+/// is what makes the dev shell and the pins one source; it is read, not
+/// evaluated (nixpkgs may be out of reach).
+pub fn flake_row(root: &Path) -> Row {
+    let mut row = Row::new("flake pins", &Probe::default());
+    let flake = root.join("flake.nix");
+    row.path = Some(flake.clone());
+    let Ok(text) = std::fs::read_to_string(&flake) else {
+        return row.problem(
+            Level::Warning,
+            "no flake.nix beside xtask.toml",
+            "run `cargo xtask init` to write one that reads xtask.toml's [toolchain]",
+        );
+    };
+    row.found = true;
+    let reads = text.contains("builtins.fromTOML")
+        && text.contains("xtask.toml")
+        && text.contains("toolchain");
+    row.matches = Some(reads);
+    row.version = Some(if reads {
+        "reads xtask.toml".into()
+    } else {
+        "own versions".into()
+    });
+    match reads {
+        true => row,
+        false => row.problem(
+            Level::Warning,
+            "flake.nix does not read [toolchain] from xtask.toml, so its versions can drift from the pins",
+            "take the versions from `(builtins.fromTOML (builtins.readFile ./xtask.toml)).toolchain`, as the flake `cargo xtask init` writes does",
+        ),
+    }
+}

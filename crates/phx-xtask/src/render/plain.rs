@@ -59,4 +59,3 @@ impl Ui for Json {
         println!("{text}");
     }
 }
-

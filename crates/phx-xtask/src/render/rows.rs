@@ -92,7 +92,6 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,8 +111,18 @@ mod tests {
         Summary {
             outcomes: vec![
                 outcome(StepId::Deps, Status::Ok, 1200, None),
-                outcome(StepId::Format, Status::Failed, 300, Some("run `cargo xtask format --fix`")),
-                outcome(StepId::Credo, Status::Skipped, 0, Some("credo is not a dependency")),
+                outcome(
+                    StepId::Format,
+                    Status::Failed,
+                    300,
+                    Some("run `cargo xtask format --fix`"),
+                ),
+                outcome(
+                    StepId::Credo,
+                    Status::Skipped,
+                    0,
+                    Some("credo is not a dependency"),
+                ),
                 outcome(StepId::Dialyzer, Status::NotRun, 0, Some("needs compile")),
             ],
             wall: Duration::from_millis(1500),
@@ -126,8 +135,14 @@ mod tests {
         let text = summary_text(&summary());
         let rows: Vec<&str> = text.lines().collect();
         assert_eq!(rows[2], "  ok          deps        1.20s");
-        assert_eq!(rows[3], "  failed      format      0.30s  fix: run `cargo xtask format --fix`");
-        assert_eq!(rows[4], "  skipped     credo           -  credo is not a dependency");
+        assert_eq!(
+            rows[3],
+            "  failed      format      0.30s  fix: run `cargo xtask format --fix`"
+        );
+        assert_eq!(
+            rows[4],
+            "  skipped     credo           -  credo is not a dependency"
+        );
         assert_eq!(rows[5], "  not run     dialyzer        -  needs compile");
         assert_eq!(rows[6], "wall 1.50s, steps 1.50s, result: failed (format)");
     }

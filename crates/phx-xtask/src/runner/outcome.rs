@@ -94,4 +94,3 @@ pub struct Opts {
     pub base: PathBuf,
     pub live: Option<Live>,
 }
-

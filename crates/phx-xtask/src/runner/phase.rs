@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::exec::Exec;
-use crate::plan::{Action, Phase};
-use crate::ids::StepId;
 use super::outcome::Opts;
+use crate::exec::Exec;
+use crate::ids::StepId;
+use crate::plan::{Action, Phase};
 
 /// Carries out one action of a phase.
 fn act(ctx: &mut Exec, action: Action) -> anyhow::Result<()> {
@@ -15,7 +15,10 @@ fn act(ctx: &mut Exec, action: Action) -> anyhow::Result<()> {
         Action::Parallel(cmds) => ctx.run_all(&cmds),
         Action::RunUnless { cmd, fresh, .. } => match fresh(ctx) {
             Some(why) => {
-                let line = format!("{}  (skipped: {why})", cmd.fill(&ctx.vars).describe(&ctx.base));
+                let line = format!(
+                    "{}  (skipped: {why})",
+                    cmd.fill(&ctx.vars).describe(&ctx.base)
+                );
                 ctx.log(line);
                 Ok(())
             }

@@ -28,13 +28,10 @@ pub fn binaries(env: &Env) -> std::result::Result<Binaries, String> {
         dirs.pop().map(|d| d.join("bin"))
     };
     let find = |name: &str| {
-        env.which(name).or_else(|| pg_lib().map(|d| d.join(name)).filter(|p| p.is_file()))
+        env.which(name)
+            .or_else(|| pg_lib().map(|d| d.join(name)).filter(|p| p.is_file()))
     };
-    let (initdb, postgres, redis) = (
-        find("initdb"),
-        find("postgres"),
-        env.which("redis-server"),
-    );
+    let (initdb, postgres, redis) = (find("initdb"), find("postgres"), env.which("redis-server"));
     let missing: Vec<&str> = [
         ("initdb", &initdb),
         ("postgres", &postgres),
@@ -53,4 +50,3 @@ pub fn binaries(env: &Env) -> std::result::Result<Binaries, String> {
         _ => Err(missing.join(", ")),
     }
 }
-

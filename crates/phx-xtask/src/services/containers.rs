@@ -170,8 +170,8 @@ impl Containers {
             let Some(c) = c else { continue };
             // Bounded: when Docker does not answer in time, this check is
             // skipped (the readiness deadline still applies).
-            let running = rt()
-                .block_on(async { tokio::time::timeout(CHECK_WITHIN, c.is_running()).await });
+            let running =
+                rt().block_on(async { tokio::time::timeout(CHECK_WITHIN, c.is_running()).await });
             if matches!(running, Ok(Err(_)) | Ok(Ok(false))) {
                 let out = rt().block_on(async {
                     let mut out = logs(c.stdout_to_vec()).await;

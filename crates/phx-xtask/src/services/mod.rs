@@ -45,7 +45,12 @@ pub fn register_secrets(config: &Config, env: &Env) {
             }
         }
     }
-    for var in ["GITHUB_TOKEN", "REGISTRY_PASSWORD", "FLY_API_TOKEN", "SLACK_WEBHOOK_URL"] {
+    for var in [
+        "GITHUB_TOKEN",
+        "REGISTRY_PASSWORD",
+        "FLY_API_TOKEN",
+        "SLACK_WEBHOOK_URL",
+    ] {
         if let Some(v) = env.get(var) {
             redact::secret(v);
         }

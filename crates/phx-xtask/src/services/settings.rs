@@ -77,7 +77,10 @@ pub fn resolve(
 ) -> Result<Settings> {
     let c = &config.services;
     let image = |var: &str, set: &Option<String>, default: String| {
-        env.get(var).map(String::from).or_else(|| set.clone()).unwrap_or(default)
+        env.get(var)
+            .map(String::from)
+            .or_else(|| set.clone())
+            .unwrap_or(default)
     };
     let mut s = Settings {
         backend,
@@ -97,7 +100,10 @@ pub fn resolve(
         ),
         user: c.postgres_user.clone(),
         password: c.postgres_password.clone(),
-        database: c.database.clone().unwrap_or_else(|| format!("{app_name}_test")),
+        database: c
+            .database
+            .clone()
+            .unwrap_or_else(|| format!("{app_name}_test")),
         ready_timeout: Duration::from_secs(c.ready_timeout),
         postgres_port: c.postgres_port,
         redis_port: c.redis_port,
@@ -243,7 +249,10 @@ impl Settings {
     pub fn shown_urls(&self, database: &str, redis_db: u32) -> (String, String) {
         if let Some((pg, redis)) = &self.external {
             let redis = urls::with_redis_db(redis, redis_db);
-            return (urls::with_database(pg, database).to_string(), redis.to_string());
+            return (
+                urls::with_database(pg, database).to_string(),
+                redis.to_string(),
+            );
         }
         let port = |p: Option<u16>| p.map_or("<port>".to_string(), |p| p.to_string());
         let pg = format!(
@@ -252,6 +261,9 @@ impl Settings {
             self.password,
             port(self.postgres_port)
         );
-        (pg, format!("redis://<host>:{}/{redis_db}", port(self.redis_port)))
+        (
+            pg,
+            format!("redis://<host>:{}/{redis_db}", port(self.redis_port)),
+        )
     }
 }

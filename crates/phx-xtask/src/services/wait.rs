@@ -251,8 +251,8 @@ mod tests {
             .unwrap()
             .port();
         let url = Url::parse(&format!("redis://127.0.0.1:{port}/0")).unwrap();
-        let started = Instant::now();
-        assert!(ping(&url, Duration::from_secs(1)).is_err());
-        assert!(started.elapsed() < Duration::from_secs(1));
+        // Refused, not timed out: the error is the connection's own.
+        let err = format!("{:#}", ping(&url, Duration::from_secs(30)).unwrap_err());
+        assert!(err.contains("refused"), "{err}");
     }
 }

@@ -1,39 +1,73 @@
-//! `assets`: in the assets dir `npm ci` and the configured npm scripts
-//! (lint, test, build); then `mix assets.deploy`; then a check that every
-//! configured output exists and is not empty. The npm part needs at most
-//! the deps (Phoenix's package.json points into deps/), so it starts early;
-//! the Mix part waits for `compile`, which owns `_build`.
+//! `assets`: follows what the app really has.
+//!
+//! - `assets/package.json`: `npm ci` and the configured npm scripts (lint,
+//!   test, build), then the Mix part.
+//! - No package.json, but esbuild/tailwind hex packages behind
+//!   `assets.setup`/`assets.deploy` aliases (what `mix phx.new` generates):
+//!   `mix assets.setup` when their binaries (`_build/esbuild-*`,
+//!   `_build/tailwind-*`) are not installed yet, then the Mix part.
+//! - Neither: skipped, with the reason.
+//!
+//! The Mix part is `mix assets.deploy`, then a check that every configured
+//! output exists and is not empty, and that every file `phx.digest`'s
+//! `cache_manifest.json` names exists. It waits for `compile`, which owns
+//! `_build`, and nothing else writes priv/static. The npm part needs at
+//! most the deps (Phoenix's package.json points into deps/), so it starts
+//! early.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
 use super::ctx::Ctx;
+use crate::exec::Exec;
 use crate::ids::StepId;
-use crate::plan::{Action, Cmd, Phase, StepPlan};
+use crate::plan::{Action, Cmd, StepPlan};
 
 const HINT: &str = "run the failing command above in the assets dir and correct what it reports";
 
 pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let cfg = &ctx.config.assets;
-    let dir = ctx.app.join(&cfg.dir);
-    let package = dir.join("package.json");
-    if !package.is_file() {
-        return Ok(StepPlan::skipped(
+    let package = ctx.app.join(&cfg.dir).join("package.json");
+    let deploy_alias = ctx.project.has_alias(&cfg.deploy);
+    if package.is_file() {
+        return npm(ctx, &package);
+    }
+    if deploy_alias {
+        return Ok(StepPlan::new(
             StepId::Assets,
-            format!("no {} in the app: set [assets] dir in xtask.toml, or drop the step from [ci] steps", package.strip_prefix(ctx.app).unwrap_or(&package).display()),
+            &[StepId::Compile],
+            hex(ctx),
+            HINT,
         ));
     }
+    let rel = package
+        .strip_prefix(ctx.app)
+        .unwrap_or(&package)
+        .display()
+        .to_string();
+    Ok(StepPlan::skipped(
+        StepId::Assets,
+        format!("no {rel} and no `{}` alias in mix.exs: set [assets] dir in xtask.toml, or drop the step from [ci] steps", cfg.deploy),
+    ))
+}
+
+/// The npm layout: npm first (early), then the Mix part after compile.
+fn npm(ctx: &Ctx, package: &Path) -> Result<StepPlan> {
+    let cfg = &ctx.config.assets;
+    let dir = package.parent().expect("a file in a dir").to_path_buf();
     let text =
-        std::fs::read_to_string(&package).with_context(|| format!("read {}", package.display()))?;
+        std::fs::read_to_string(package).with_context(|| format!("read {}", package.display()))?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", package.display()))?;
     let scripts = json.get("scripts").and_then(|s| s.as_object());
-
-    let mut npm = vec![Action::Run(Cmd::new("npm", &dir).arg("ci").hint(format!(
-        "`npm ci` needs a package-lock.json in sync: run `npm install` in {} and commit it",
-        cfg.dir.display()
-    )))];
+    let mut npm = vec![
+        note("layout: npm (assets/package.json), then Mix"),
+        Action::Run(Cmd::new("npm", &dir).arg("ci").hint(format!(
+            "`npm ci` needs a package-lock.json in sync: run `npm install` in {} and commit it",
+            cfg.dir.display()
+        ))),
+    ];
     let mut runs = Vec::new();
     for script in &cfg.scripts {
         match scripts.is_some_and(|s| s.contains_key(script)) {
@@ -51,27 +85,6 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     } else {
         npm.extend(runs.into_iter().map(Action::Run));
     }
-
-    let mut deploy = Vec::new();
-    if ctx.project.has_alias(&cfg.deploy) {
-        deploy.push(Action::Run(Cmd::mix(ctx.app, &[cfg.deploy.as_str()])));
-    } else {
-        deploy.push(Action::Skip {
-            what: format!("mix {}", cfg.deploy),
-            why: "mix.exs defines no such alias".into(),
-        });
-    }
-    let outputs: Vec<PathBuf> = cfg.outputs.iter().map(|o| ctx.app.join(o)).collect();
-    let names: Vec<String> = cfg
-        .outputs
-        .iter()
-        .map(|o| o.display().to_string())
-        .collect();
-    deploy.push(Action::Native {
-        describe: format!("check {} exist and are not empty", names.join(", ")),
-        run: Box::new(move |ctx| check_outputs(&outputs, ctx)),
-    });
-
     // Phoenix's package.json installs `phoenix` and friends from ../deps,
     // so npm waits for `deps` only when the package refers to them.
     let needs: &[StepId] = if text.contains("deps/") {
@@ -79,17 +92,100 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     } else {
         &[]
     };
-    let mut plan = StepPlan::new(StepId::Assets, needs, npm, HINT);
-    plan.phases.push(Phase {
-        needs: vec![StepId::Compile],
-        actions: deploy,
-    });
-    Ok(plan)
+    let mix = mix_part(ctx, ctx.project.has_alias(&cfg.deploy));
+    Ok(StepPlan::new(StepId::Assets, needs, npm, HINT).then(&[StepId::Compile], mix))
 }
 
-fn check_outputs(outputs: &[PathBuf], ctx: &mut crate::exec::Exec) -> Result<()> {
+/// The hex layout: install the binaries once, then the Mix part.
+fn hex(ctx: &Ctx) -> Vec<Action> {
+    let mut actions = vec![note(
+        "layout: esbuild/tailwind hex packages (no package.json)",
+    )];
+    if ctx.project.has_alias("assets.setup") {
+        let tools: Vec<&str> = ["esbuild", "tailwind"]
+            .into_iter()
+            .filter(|t| ctx.project.has_dep(t))
+            .collect();
+        actions.push(Action::RunUnless {
+            cmd: Cmd::mix(ctx.app, &["assets.setup"]),
+            when: "when a binary is not installed in _build",
+            fresh: installed(ctx.app.join("_build"), tools),
+        });
+    }
+    actions.extend(mix_part(ctx, true));
+    actions
+}
+
+/// The esbuild and tailwind packages install `_build/<tool>-<target>`
+/// (tailwind 0.5 adds `-<version>`), so any such file counts.
+fn installed(
+    build: PathBuf,
+    tools: Vec<&'static str>,
+) -> Box<dyn Fn(&Exec) -> Option<String> + Send> {
+    Box::new(move |_| {
+        let names: Vec<String> = std::fs::read_dir(&build)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let all = tools
+            .iter()
+            .all(|t| names.iter().any(|n| n.starts_with(&format!("{t}-"))));
+        (all && !tools.is_empty()).then(|| format!("{} installed in _build", tools.join(" and ")))
+    })
+}
+
+fn note(text: &'static str) -> Action {
+    Action::Native {
+        describe: text.to_string(),
+        run: Box::new(move |ctx| {
+            ctx.notes.push(text.to_string());
+            Ok(())
+        }),
+    }
+}
+
+/// `mix assets.deploy`, then the output checks.
+fn mix_part(ctx: &Ctx, has_alias: bool) -> Vec<Action> {
+    let cfg = &ctx.config.assets;
+    let deploy = match has_alias {
+        true => Action::Run(Cmd::mix(ctx.app, &[cfg.deploy.as_str()])),
+        false => Action::Skip {
+            what: format!("mix {}", cfg.deploy),
+            why: "mix.exs defines no such alias".into(),
+        },
+    };
+    let outputs: Vec<PathBuf> = cfg.outputs.iter().map(|o| ctx.app.join(o)).collect();
+    let names: Vec<String> = cfg
+        .outputs
+        .iter()
+        .map(|o| o.display().to_string())
+        .collect();
+    let manifest = ctx.app.join("priv/static/cache_manifest.json");
+    let check = Action::Native {
+        describe: format!(
+            "check {} exist and are not empty, and every file priv/static/cache_manifest.json names",
+            names.join(", ")
+        ),
+        run: Box::new(move |ctx| check_outputs(&outputs, &manifest, ctx)),
+    };
+    vec![deploy, check]
+}
+
+fn check_outputs(outputs: &[PathBuf], manifest: &Path, ctx: &mut Exec) -> Result<()> {
     let mut bad = Vec::new();
-    for o in outputs {
+    let mut files: Vec<PathBuf> = outputs.to_vec();
+    if manifest.is_file() {
+        let digested = digested(manifest)?;
+        ctx.log(format!(
+            "{} names {} digested files",
+            manifest.display(),
+            digested.len()
+        ));
+        files.extend(digested);
+    }
+    for o in &files {
         match std::fs::metadata(o) {
             Ok(m) if m.len() > 0 => ctx.log(format!("{} ({} bytes)", o.display(), m.len())),
             Ok(_) => bad.push(format!("{} is empty", o.display())),
@@ -97,8 +193,111 @@ fn check_outputs(outputs: &[PathBuf], ctx: &mut crate::exec::Exec) -> Result<()>
         }
     }
     if !bad.is_empty() {
-        ctx.hint = Some("make the deploy alias write every file in [assets] outputs, or fix the list in xtask.toml".into());
+        ctx.hint = Some("make the deploy alias write every file in [assets] outputs (and `phx.digest` every file its manifest names), or fix the list in xtask.toml".into());
         bail!("{}", bad.join("; "));
     }
     Ok(())
+}
+
+/// Every file `phx.digest`'s manifest names: the logical and the digested
+/// path of each `latest` entry (Phoenix.Digester's format, version 1).
+fn digested(manifest: &Path) -> Result<Vec<PathBuf>> {
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("read {}", manifest.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not valid JSON: run `mix phx.digest` again",
+            manifest.display()
+        )
+    })?;
+    let dir = manifest.parent().expect("a file in a dir");
+    let latest = json["latest"].as_object().with_context(|| {
+        format!(
+            "{} has no `latest` map: it is not phx.digest's manifest",
+            manifest.display()
+        )
+    })?;
+    Ok(latest
+        .iter()
+        .flat_map(|(logical, digested)| [Some(logical.as_str()), digested.as_str()])
+        .flatten()
+        .map(|f| dir.join(f))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX_MIX: &str = r#"def project, do: [app: :a, aliases: aliases(), deps: [{:esbuild, "~> 0.8"}, {:tailwind, "~> 0.2"}]]
+defp aliases, do: ["assets.setup": ["tailwind.install --if-missing", "esbuild.install --if-missing"], "assets.deploy": ["tailwind a --minify", "esbuild a --minify", "phx.digest"]]"#;
+
+    fn lines(mix_exs: &str, files: &[(&str, &str)]) -> (Option<String>, Vec<String>) {
+        crate::steps::ctx::with_ctx(mix_exs, files, false, |ctx| {
+            let plan = plan(ctx).unwrap();
+            let lines = plan
+                .phases
+                .iter()
+                .flat_map(|p| &p.actions)
+                .map(|a| a.describe(ctx.app))
+                .collect();
+            (plan.skip, lines)
+        })
+    }
+
+    #[test]
+    fn the_hex_layout_sets_up_deploys_and_checks_the_digest() {
+        let (skip, lines) = lines(HEX_MIX, &[]);
+        assert_eq!(skip, None);
+        assert_eq!(
+            lines[0],
+            "# layout: esbuild/tailwind hex packages (no package.json)"
+        );
+        assert_eq!(
+            lines[1],
+            "$ mix assets.setup  [when a binary is not installed in _build]"
+        );
+        assert_eq!(lines[2], "$ mix assets.deploy");
+        assert!(lines[3].contains("cache_manifest.json"), "{}", lines[3]);
+    }
+
+    #[test]
+    fn neither_layout_is_a_skip_with_the_reason() {
+        let (skip, lines) = lines("def project, do: [app: :a]", &[]);
+        assert!(skip
+            .unwrap()
+            .contains("no assets/package.json and no `assets.deploy` alias"));
+        assert!(lines.is_empty());
+    }
+
+    #[test]
+    fn the_npm_layout_runs_npm_then_mix() {
+        let (_, lines) = lines(
+            HEX_MIX,
+            &[("assets/package.json", r#"{"scripts": {"build": "x"}}"#)],
+        );
+        assert_eq!(lines[1], "$ npm ci  (in assets)");
+        assert_eq!(lines.last().map(|l| l.starts_with("# check")), Some(true));
+    }
+
+    #[test]
+    fn the_manifest_names_logical_and_digested_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("cache_manifest.json");
+        std::fs::write(
+            &m,
+            r#"{"latest": {"assets/app.js": "assets/app-abc.js"}, "version": 1, "digests": {}}"#,
+        )
+        .unwrap();
+        let files = digested(&m).unwrap();
+        assert_eq!(
+            files,
+            [
+                dir.path().join("assets/app.js"),
+                dir.path().join("assets/app-abc.js")
+            ]
+        );
+        std::fs::write(&m, "{}").unwrap();
+        assert!(format!("{:#}", digested(&m).unwrap_err()).contains("no `latest` map"));
+    }
 }

@@ -22,10 +22,12 @@ const HINT: &str = "correct the code or its @spec at the file:line dialyzer name
 /// Elixir's apps live beside `elixir` in Elixir's lib dir, not in OTP's.
 const ELIXIR_APPS: [&str; 6] = ["elixir", "logger", "mix", "ex_unit", "eex", "iex"];
 
-fn key(beam: &Beam, lock: Option<&str>, apps: &[String]) -> String {
-    let lock = lock.map_or("none".to_string(), |l| format!("{:016x}", fnv(l.as_bytes())));
+fn key(beam: &Beam, env: &str, lock: Option<&str>, apps: &[String]) -> String {
+    let lock = lock.map_or("none".to_string(), |l| {
+        format!("{:016x}", fnv(l.as_bytes()))
+    });
     format!(
-        "otp={} elixir={} mix.lock={lock} apps={}\n",
+        "otp={} elixir={} env={env} mix.lock={lock} apps={}\n",
         beam.otp_full,
         beam.elixir,
         apps.join(",")
@@ -34,15 +36,27 @@ fn key(beam: &Beam, lock: Option<&str>, apps: &[String]) -> String {
 
 /// Finds OTP and Elixir, exports them for the commands, and records the
 /// PLT key they make; then creates the PLT dir.
-fn find_beam(plt_dir: PathBuf, lock: Option<String>, apps: Vec<String>) -> Action {
+fn find_beam(plt_dir: PathBuf, env: String, lock: Option<String>, apps: Vec<String>) -> Action {
     Action::Native {
-        describe: format!("find OTP and Elixir, the PLT key; create {}", plt_dir.display()),
+        describe: format!(
+            "find OTP and Elixir, the PLT key; create {}",
+            plt_dir.display()
+        ),
         run: Box::new(move |ctx| {
             let beam = beam::facts(ctx.env_snapshot())?;
-            ctx.log(format!("OTP {}, Elixir {}", beam.otp_full, beam.elixir));
-            let k = key(&beam, lock.as_deref(), &apps);
+            ctx.log(format!(
+                "OTP {}, Elixir {}, MIX_ENV={env}",
+                beam.otp_full, beam.elixir
+            ));
+            ctx.notes.push(format!("analysed MIX_ENV={env}"));
+            let k = key(&beam, &env, lock.as_deref(), &apps);
             let lib = beam.elixir_lib.display().to_string();
-            for (name, value) in [("otp", beam.otp), ("elixir", beam.elixir), ("elixir_lib", lib), ("plt_key", k)] {
+            for (name, value) in [
+                ("otp", beam.otp),
+                ("elixir", beam.elixir),
+                ("elixir_lib", lib),
+                ("plt_key", k),
+            ] {
                 ctx.vars.insert(name.into(), value);
             }
             std::fs::create_dir_all(ctx.base.join(&plt_dir)).context("create the PLT dir")
@@ -62,7 +76,9 @@ fn fresh(plt: PathBuf, key_file: PathBuf) -> Box<dyn Fn(&Exec) -> Option<String>
 }
 
 fn fill(path: &Path, ctx: &Exec) -> PathBuf {
-    let c = Cmd::new("", Path::new("")).arg(path.display().to_string()).templated();
+    let c = Cmd::new("", Path::new(""))
+        .arg(path.display().to_string())
+        .templated();
     PathBuf::from(&c.fill(&ctx.vars).args[0])
 }
 
@@ -77,13 +93,20 @@ fn record_key(key_file: PathBuf) -> Action {
     }
 }
 
+/// `MIX_ENV=<env> mix compile` first, unless `compile` builds that env.
+fn compile_first(ctx: &Ctx, env: &str) -> Option<Action> {
+    let built = ctx.selected.contains(&StepId::Compile) && ctx.env.mix_env() == env;
+    (!built).then(|| Action::Run(Cmd::mix(ctx.app, &["compile"]).env("MIX_ENV", env)))
+}
+
 pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     // Relative to the app dir, where every command runs (an absolute
     // plt_dir, shared between checkouts, stays absolute).
     let plt_dir = ctx.config.dialyzer.plt_dir.clone();
     let lock = ctx.project.lock.clone();
+    let env = ctx.config.dialyzer.env.clone();
     if ctx.project.has_dep("dialyxir") {
-        return Ok(dialyxir(ctx, plt_dir, lock));
+        return Ok(dialyxir(ctx, env, lock));
     }
     let apps = ctx.config.dialyzer.plt_apps.clone();
     let plt = plt_dir.join("otp-{otp}_elixir-{elixir}.plt");
@@ -95,16 +118,18 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
             false => a.clone(),
         })
         .collect();
-    let mut actions = Vec::new();
-    if !ctx.selected.contains(&StepId::Compile) {
-        // Run alone, the step compiles first: dialyzer reads the beams.
-        actions.push(Action::Run(Cmd::mix(ctx.app, &["compile"])));
-    }
-    actions.push(find_beam(plt_dir, lock, apps));
+    // Dialyzer reads the beams of its env: compiled once, by one process.
+    let mut actions: Vec<Action> = compile_first(ctx, &env).into_iter().collect();
+    actions.push(find_beam(plt_dir, env.clone(), lock, apps));
     // Elixir's beams need Elixir on the code path (`-pa`), else dialyzer
     // fails on `elixir_erl:debug_info`.
     let build = Cmd::new("dialyzer", ctx.app)
-        .args(["--build_plt", "-pa", "{elixir_lib}/elixir/ebin", "--output_plt"])
+        .args([
+            "--build_plt",
+            "-pa",
+            "{elixir_lib}/elixir/ebin",
+            "--output_plt",
+        ])
         .arg(plt.display().to_string())
         .arg("--apps")
         .args(app_paths)
@@ -116,7 +141,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     });
     actions.push(record_key(key_file));
     let ebin = Path::new("_build")
-        .join(ctx.env.mix_env())
+        .join(&env)
         .join("lib")
         .join(&ctx.project.app)
         .join("ebin");
@@ -130,26 +155,43 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         .arg(ebin.display().to_string())
         .templated();
     actions.push(Action::Run(check));
-    Ok(StepPlan::new(StepId::Dialyzer, &[StepId::Compile], actions, HINT))
+    Ok(StepPlan::new(
+        StepId::Dialyzer,
+        &[StepId::Compile],
+        actions,
+        HINT,
+    ))
 }
 
-/// dialyxir puts its PLTs where mix.exs says (plt_local_path,
-/// plt_core_path); the key only decides when to rebuild them.
-fn dialyxir(ctx: &Ctx, plt_dir: PathBuf, lock: Option<String>) -> StepPlan {
-    let key_file = plt_dir.join("dialyxir.key");
-    let actions = vec![
-        find_beam(plt_dir, lock, Vec::new()),
+/// dialyxir puts its PLTs where mix.exs says (plt_file, plt_local_path,
+/// else `_build/<env>`); the key lives beside them, so a CI cache of that
+/// directory holds both, and names the env, as dialyxir's PLT names do.
+fn dialyxir(ctx: &Ctx, env: String, lock: Option<String>) -> StepPlan {
+    let plt_dir = match (
+        ctx.project.plt_file(),
+        ctx.project.string_option("plt_local_path"),
+    ) {
+        (Some(file), _) => Path::new(&file)
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        (None, Some(dir)) => PathBuf::from(dir),
+        (None, None) => Path::new("_build").join(&env),
+    };
+    let key_file = plt_dir.join(format!("xtask-dialyxir-{env}.key"));
+    let mix = |args: &[&str]| Cmd::mix(ctx.app, args).env("MIX_ENV", &env);
+    let mut actions: Vec<Action> = compile_first(ctx, &env).into_iter().collect();
+    actions.extend([
+        find_beam(plt_dir, env.clone(), lock, Vec::new()),
         Action::RunUnless {
-            cmd: Cmd::mix(ctx.app, &["dialyzer", "--plt"]),
+            cmd: mix(&["dialyzer", "--plt"]),
             when: "when the PLT key changed",
             fresh: fresh(key_file.clone(), key_file.clone()),
         },
         record_key(key_file),
         Action::Run(
-            Cmd::mix(ctx.app, &["dialyzer", "--format", "short"])
-                .args(ctx.config.dialyzer.args.iter().cloned()),
+            mix(&["dialyzer", "--format", "short"]).args(ctx.config.dialyzer.args.iter().cloned()),
         ),
-    ];
+    ]);
     StepPlan::new(StepId::Dialyzer, &[StepId::Compile], actions, HINT)
 }
 
@@ -182,34 +224,59 @@ mod tests {
         assert_eq!(
             lines(mix_exs),
             [
-                "# find OTP and Elixir, the PLT key; create priv/plts",
-                "$ mix dialyzer --plt  [when the PLT key changed]",
-                "# record the PLT key in priv/plts/dialyxir.key",
-                "$ mix dialyzer --format short",
+                "$ MIX_ENV=dev mix compile",
+                "# find OTP and Elixir, the PLT key; create _build/dev",
+                "$ MIX_ENV=dev mix dialyzer --plt  [when the PLT key changed]",
+                "# record the PLT key in _build/dev/xtask-dialyxir-dev.key",
+                "$ MIX_ENV=dev mix dialyzer --format short",
             ]
+        );
+    }
+
+    #[test]
+    fn the_key_lives_beside_the_plts_mix_exs_names() {
+        let dep = "deps: [{:dialyxir, \"~> 1.4\"}]";
+        let local = format!(
+            "def project, do: [app: :a, {dep}, dialyzer: [plt_local_path: \"_build/plts\"]]"
+        );
+        assert_eq!(
+            lines(&local)[3],
+            "# record the PLT key in _build/plts/xtask-dialyxir-dev.key"
+        );
+        let file = format!("def project, do: [app: :a, {dep}, dialyzer: [plt_file: {{:no_warn, \"priv/plts/dialyzer.plt\"}}]]");
+        assert_eq!(
+            lines(&file)[3],
+            "# record the PLT key in priv/plts/xtask-dialyxir-dev.key"
         );
     }
 
     #[test]
     fn without_dialyxir_the_plan_names_what_it_learns_at_run_time() {
         let lines = lines("def project, do: [app: :a]");
-        assert_eq!(lines[0], "$ mix compile");
+        assert_eq!(lines[0], "$ MIX_ENV=dev mix compile");
         assert!(lines[2].starts_with("$ dialyzer --build_plt -pa '{elixir_lib}/elixir/ebin' --output_plt 'priv/plts/otp-{otp}_elixir-{elixir}.plt'"), "{}", lines[2]);
         let mut vars = std::collections::BTreeMap::new();
         vars.insert("elixir_lib".to_string(), "/usr/lib/elixir/lib".to_string());
-        let cmd = Cmd::new("dialyzer", Path::new("/a")).arg("{elixir_lib}/elixir/ebin").templated();
+        let cmd = Cmd::new("dialyzer", Path::new("/a"))
+            .arg("{elixir_lib}/elixir/ebin")
+            .templated();
         assert_eq!(cmd.fill(&vars).args, ["/usr/lib/elixir/lib/elixir/ebin"]);
     }
 
     #[test]
     fn key_changes_with_otp_elixir_lock_and_apps() {
         let apps = vec!["erts".to_string()];
-        let base = key(&beam("25", "1.14.0"), None, &apps);
-        assert_eq!(base, key(&beam("25", "1.14.0"), None, &apps), "the key is stable");
-        assert_ne!(base, key(&beam("26", "1.14.0"), None, &apps));
-        assert_ne!(base, key(&beam("25", "1.15.7"), None, &apps));
-        assert_ne!(base, key(&beam("25", "1.14.0"), Some("%{}"), &apps));
+        let base = key(&beam("25", "1.14.0"), "dev", None, &apps);
+        assert_eq!(
+            base,
+            key(&beam("25", "1.14.0"), "dev", None, &apps),
+            "the key is stable"
+        );
+        assert_ne!(base, key(&beam("26", "1.14.0"), "dev", None, &apps));
+        assert_ne!(base, key(&beam("25", "1.14.0"), "test", None, &apps));
+        assert_ne!(base, key(&beam("25", "1.15.7"), "dev", None, &apps));
+        assert_ne!(base, key(&beam("25", "1.14.0"), "dev", Some("%{}"), &apps));
         let two = ["erts".to_string(), "kernel".to_string()];
-        assert_ne!(base, key(&beam("25", "1.14.0"), None, &two));
+        assert_ne!(base, key(&beam("25", "1.14.0"), "dev", None, &two));
     }
 }

@@ -13,9 +13,9 @@ mod test;
 
 use anyhow::{bail, Result};
 
-pub use ctx::Ctx;
 use crate::ids::StepId;
 use crate::plan::StepPlan;
+pub use ctx::Ctx;
 
 /// A step a repo's own xtask adds: a function that returns a plan, which is
 /// scheduled, shown and reported like the built-in steps.

@@ -49,7 +49,14 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let (args, cfg) = (ctx.test, &ctx.config.test);
     let layout = layout(args, cfg.partitions)?;
     let backend = services::backend(args.services, ctx.config, ctx.env)?;
-    let settings = services::resolve(ctx.config, ctx.env, ctx.app, &ctx.project.app, backend, layout.count())?;
+    let settings = services::resolve(
+        ctx.config,
+        ctx.env,
+        ctx.app,
+        &ctx.project.app,
+        backend,
+        layout.count(),
+    )?;
     let runs = layout.runs(&settings.database);
     let cmds: Vec<Cmd> = runs
         .iter()
@@ -136,7 +143,10 @@ fn start(describe: String, slot: &Slot) -> Action {
         run: Box::new(move |ctx| {
             let mut shared = lock(&slot);
             if let Some(why) = &shared.settings.chosen {
-                ctx.log(format!("services: {} (auto: {why})", shared.settings.backend_name()));
+                ctx.log(format!(
+                    "services: {} (auto: {why})",
+                    shared.settings.backend_name()
+                ));
             }
             let started = Services::start(&shared.settings, &mut |line| ctx.log(line));
             shared.services = Some(started.inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?);
@@ -160,7 +170,10 @@ fn ready(slot: &Slot, layout: Layout, runs: &[(u32, u32, String)]) -> Action {
         ),
         run: Box::new(move |ctx| {
             let shared = lock(&slot);
-            let s = shared.services.as_ref().context("the services were not started")?;
+            let s = shared
+                .services
+                .as_ref()
+                .context("the services were not started")?;
             let took = s
                 .wait_ready()
                 .inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?;
@@ -171,8 +184,10 @@ fn ready(slot: &Slot, layout: Layout, runs: &[(u32, u32, String)]) -> Action {
             ctx.log(format!("created {}", names.join(", ")));
             if let Layout::All(_) = layout {
                 for (k, _, db) in &runs {
-                    ctx.vars.insert(format!("database_url{k}"), s.database_url(db).to_string());
-                    ctx.vars.insert(format!("redis_url{k}"), s.redis_db_url(*k).to_string());
+                    ctx.vars
+                        .insert(format!("database_url{k}"), s.database_url(db).to_string());
+                    ctx.vars
+                        .insert(format!("redis_url{k}"), s.redis_db_url(*k).to_string());
                 }
                 return Ok(());
             }

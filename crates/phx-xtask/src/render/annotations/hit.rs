@@ -77,4 +77,3 @@ pub fn number(s: &str) -> (Option<u32>, &str) {
         Err(_) => (None, s),
     }
 }
-

@@ -58,7 +58,6 @@ pub fn export_name(layout: Layout, k: u32) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,190 @@
+//! The apps Phoenix teams really have: the esbuild/tailwind hex-assets
+//! layout (no package.json), an umbrella, `MIX_ENV=test` exported, and a
+//! machine whose stand-in images are recorded in xtask.local.toml.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{copy_tree, root, serial, xtask, App, IMAGES};
+
+/// A copy of `tests/fixtures/<name>` and an xtask.toml pointing at it.
+fn fixture(name: &str, extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::Builder::new()
+        .prefix("phx-xtask-fit-")
+        .tempdir()
+        .unwrap();
+    copy_tree(
+        &root().join("tests/fixtures").join(name),
+        &tmp.path().join(name),
+    );
+    let config = tmp.path().join("xtask.toml");
+    std::fs::write(&config, format!("app_dir = \"{name}\"\n{extra}")).unwrap();
+    (tmp, config)
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_hex_assets_layout_installs_deploys_and_checks_the_digest() {
+    let _s = serial();
+    let (tmp, config) = fixture("hex_assets", "");
+    let app = tmp.path().join("hex_assets");
+    let run = || {
+        xtask(&["assets", "--output", "plain"])
+            .env("XTASK_CONFIG", config.to_str().unwrap())
+            .run()
+    };
+    let done = run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    assert!(
+        done.row("assets")
+            .contains("layout: esbuild/tailwind hex packages"),
+        "{}",
+        done.row("assets")
+    );
+    assert!(
+        done.stderr.contains("[assets] $ mix assets.setup\n"),
+        "{}",
+        done.stderr
+    );
+    let build = files_in(&app.join("_build"));
+    assert!(build.iter().any(|f| f.starts_with("esbuild-")), "{build:?}");
+    assert!(
+        build.iter().any(|f| f.starts_with("tailwind-")),
+        "{build:?}"
+    );
+    // Every digested file the manifest names was checked.
+    let manifest = std::fs::read_to_string(app.join("priv/static/cache_manifest.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let digested = json["latest"]["assets/app.js"].as_str().unwrap();
+    assert!(
+        done.stderr.contains(&format!("priv/static/{digested} (")),
+        "{}",
+        done.stderr
+    );
+
+    // Installed once: the next run skips the setup.
+    let again = run();
+    assert_eq!(again.code, Some(0), "{}", again.all());
+    assert!(
+        again
+            .stderr
+            .contains("(skipped: esbuild and tailwind installed in _build)"),
+        "{}",
+        again.stderr
+    );
+
+    // A digested file the manifest names that is gone fails the step: the
+    // alias runs phx.digest again, so break the digest task instead.
+    let task = app.join("lib/mix/tasks/phx.digest.stand_in.ex");
+    let text = std::fs::read_to_string(&task).unwrap();
+    assert!(text.contains("def run("), "{text}");
+    std::fs::write(
+        app.join("priv/static/cache_manifest.json"),
+        manifest.replace(digested, "assets/app-0000.js"),
+    )
+    .unwrap();
+    std::fs::write(
+        &task,
+        text.replace("def run(", "def run(_args), do: :ok\n  def run_real("),
+    )
+    .unwrap();
+    let broken = run();
+    assert_eq!(broken.code, Some(1), "{}", broken.all());
+    assert!(
+        broken
+            .stderr
+            .contains("priv/static/assets/app-0000.js is missing"),
+        "{}",
+        broken.stderr
+    );
+}
+
+#[test]
+fn an_umbrella_is_refused_naming_its_children() {
+    let (_tmp, config) = fixture("umbrella", "");
+    let done = xtask(&["ci", "--dry-run"])
+        .env("XTASK_CONFIG", config.to_str().unwrap())
+        .run();
+    assert_eq!(done.code, Some(2), "{}", done.all());
+    assert!(
+        done.stderr.contains("is an umbrella project"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("/apps/core") && done.stderr.contains("/apps/web"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+}
+
+#[test]
+fn with_mix_env_test_exported_the_pipeline_passes_and_dialyzer_analyses_dev() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let done = app
+        .xtask(&["ci", "--output", "json"])
+        .env("MIX_ENV", "test")
+        .run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    assert!(
+        done.row("dialyzer").contains("analysed MIX_ENV=dev"),
+        "{}",
+        done.row("dialyzer")
+    );
+    assert!(
+        done.stderr.contains("[dialyzer] $ MIX_ENV=dev mix compile"),
+        "{}",
+        done.stderr
+    );
+    assert!(app.dir().join("_build/dev/lib/demo/ebin").is_dir());
+}
+
+#[test]
+fn the_local_override_supplies_the_images_with_nothing_exported() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let local = format!(
+        "[services]\npostgres_image = \"{}\"\nredis_image = \"{}\"\n",
+        IMAGES[0].1, IMAGES[1].1
+    );
+    std::fs::write(app.tmp.path().join("xtask.local.toml"), local).unwrap();
+    let mut run = app.xtask(&["test", "--services", "docker"]);
+    for (var, _) in IMAGES {
+        run.cmd.env_remove(var);
+    }
+    let done = run.run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    assert!(
+        done.stderr.contains(&format!("postgres ({})", IMAGES[0].1)),
+        "{}",
+        done.stderr
+    );
+    // Without it, the official image is asked for, and its absence named.
+    std::fs::remove_file(app.tmp.path().join("xtask.local.toml")).unwrap();
+    let mut run = app.xtask(&["test", "--services", "docker"]);
+    for (var, _) in IMAGES {
+        run.cmd.env_remove(var);
+    }
+    let missing = run.run();
+    if missing.code != Some(0) {
+        assert!(
+            missing.stderr.contains("postgres:16-alpine"),
+            "{}",
+            missing.stderr
+        );
+    }
+}
