@@ -220,7 +220,8 @@ readonly LOCAL_MARKER="# Written by scripts/local-images.sh"
 record_local_config() {
 	if [ -e "$LOCAL_CONFIG" ] && ! head -n 1 "$LOCAL_CONFIG" | grep -qF "$LOCAL_MARKER"; then
 		log "$LOCAL_CONFIG exists and was not written by this script: left as it is"
-		log "add postgres_image = \"$POSTGRES_IMAGE\" and redis_image = \"$REDIS_IMAGE\" under [services] yourself"
+		log "add postgres_image = \"$POSTGRES_IMAGE\" and redis_image = \"$REDIS_IMAGE\" under [services],"
+		log "and BUILDER_IMAGE = \"$BUILDER_IMAGE\", RUNNER_IMAGE = \"$RUNNER_IMAGE\" under [image.build_args], yourself"
 		return
 	fi
 	cat >"$LOCAL_CONFIG.tmp" <<-EOF
@@ -230,6 +231,14 @@ record_local_config() {
 		[services]
 		postgres_image = "$POSTGRES_IMAGE"
 		redis_image = "$REDIS_IMAGE"
+
+		# The release image builds on local stand-ins for hexpm/elixir and
+		# debian-slim. Inside a build, npm's registry is out of reach here
+		# (TLS is intercepted), so the demo's assets are built outside it.
+		[image.build_args]
+		BUILDER_IMAGE = "$BUILDER_IMAGE"
+		RUNNER_IMAGE = "$RUNNER_IMAGE"
+		BUILD_ASSETS = "false"
 	EOF
 	mv "$LOCAL_CONFIG.tmp" "$LOCAL_CONFIG"
 	log "recorded the stand-ins in $LOCAL_CONFIG"

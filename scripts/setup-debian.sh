@@ -17,6 +17,8 @@ packages=(
   docker.io debootstrap
   # The native service backend, and psql for poking at it.
   postgresql-15 postgresql-client-15 redis-server
+  # The image tests' registry (Debian's docker-registry, with htpasswd).
+  docker-registry apache2-utils
   # The repo's own checks (flake parsing) and the benchmarks.
   nix-bin hyperfine
   git ca-certificates procps

@@ -95,6 +95,7 @@ fn ask(program: &Path, args: &[&str]) -> Result<String> {
         args: &args,
         dir: Path::new("/"),
         env: Vec::new(),
+        stdin: None,
     };
     let out = proc::output(&spawn, ASK_TIMEOUT, |_| {})?;
     if !out.status.success() {

@@ -99,6 +99,13 @@ pub enum Command {
         #[command(subcommand)]
         action: ServicesAction,
     },
+    /// Build the release image from the app's own Dockerfile, with the
+    /// pinned toolchain, tags and OCI labels from git; `--push` pushes it.
+    Image(ImageArgs),
+    /// Database migrations: `up` (the default), `status`, `rollback --to
+    /// VERSION`, and `check` (reversible and lint-clean), against the local
+    /// database, a one-off container of the image, or a Fly app.
+    Migrate(MigrateArgs),
     /// Run every step `ci` is configured to run, after the doctor's checks.
     Ci,
     /// Check this machine against the pins in xtask.toml: each tool's version,
@@ -130,6 +137,69 @@ pub struct InitArgs {
     /// table's inner text (default: the crates.io version of this tool).
     #[arg(long, value_name = "TOML", hide = true)]
     pub dependency: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ImageArgs {
+    /// Push every tag to the registry (`[image] registry`) and record the
+    /// digest. Credentials come from REGISTRY_USER/REGISTRY_PASSWORD (or
+    /// GITHUB_TOKEN for ghcr.io), through `docker login --password-stdin`.
+    #[arg(long)]
+    pub push: bool,
+    /// Build for these platforms through buildx (`linux/amd64,linux/arm64`).
+    #[arg(long, value_name = "LIST")]
+    pub platform: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub action: Option<MigrateAction>,
+    /// Where the migrations run.
+    #[arg(long, value_enum, default_value_t = MigrateTarget::Local, global = true)]
+    pub target: MigrateTarget,
+    /// The Fly app (`--target fly`).
+    #[arg(long, value_name = "NAME", global = true)]
+    pub app: Option<String>,
+    /// The image to run (`--target image`; default: the one `cargo xtask
+    /// image` recorded).
+    #[arg(long, value_name = "REF", global = true)]
+    pub image: Option<String>,
+    /// Where the throwaway database comes from when DATABASE_URL is not set
+    /// (as `test --services`).
+    #[arg(long, value_enum, value_name = "BACKEND", global = true)]
+    pub services: Option<Backend>,
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum MigrateAction {
+    /// Apply the pending migrations (the default).
+    Up,
+    /// List each migration file as up or down, and versions in the
+    /// database that have no file.
+    Status,
+    /// Roll back every migration newer than VERSION, and VERSION itself.
+    Rollback {
+        #[arg(long, value_name = "VERSION")]
+        to: String,
+    },
+    /// Check the migrations on a throwaway database: each one reversible
+    /// (the schema after down and up again is the same), and none using a
+    /// pattern that locks production tables.
+    Check,
+}
+
+/// Where `migrate` runs.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MigrateTarget {
+    /// The app's migrate command against DATABASE_URL, or against services
+    /// started as `cargo xtask test` starts them.
+    #[default]
+    Local,
+    /// `bin/migrate` in a one-off container of the built image.
+    Image,
+    /// `flyctl ssh console --app NAME --command /app/bin/migrate`.
+    Fly,
 }
 
 #[derive(Args, Debug, Clone, Default)]

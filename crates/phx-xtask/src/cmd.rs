@@ -22,6 +22,10 @@ pub struct Cmd {
     /// `-pa {elixir_lib}/elixir/ebin`), filled from what an earlier action
     /// exported; the plan shows the keys.
     pub templated: bool,
+    /// An environment variable whose value is fed on stdin (a password
+    /// for `docker login --password-stdin`): never on the command line,
+    /// never echoed.
+    pub stdin_env: Option<String>,
 }
 
 /// `var` takes the value exported under `key`; the plan shows `shown`.
@@ -42,7 +46,14 @@ impl Cmd {
             late_env: Vec::new(),
             hint: None,
             templated: false,
+            stdin_env: None,
         }
+    }
+
+    /// Feeds the value of the environment variable `var` on stdin.
+    pub fn stdin_env(mut self, var: &str) -> Cmd {
+        self.stdin_env = Some(var.into());
+        self
     }
 
     /// Marks `{key}` in the arguments as filled in at run time.
@@ -111,6 +122,9 @@ impl Cmd {
         for a in &self.args {
             s.push(' ');
             s.push_str(&quote(a));
+        }
+        if let Some(var) = &self.stdin_env {
+            s.push_str(&format!(" < ${var}"));
         }
         if let Ok(rel) = self.dir.strip_prefix(base) {
             if !rel.as_os_str().is_empty() {

@@ -23,7 +23,59 @@ pub struct Config {
     pub assets: Assets,
     pub test: Test,
     pub services: Services,
+    pub image: Image,
+    pub migrate: Migrate,
     pub toolchain: Toolchain,
+}
+
+/// `cargo xtask image`: the app's own Dockerfile, and where the image goes.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Image {
+    /// Relative to the app dir. Default `Dockerfile`.
+    pub dockerfile: Option<PathBuf>,
+    /// The image repository, `host/owner/name`. Default: `ghcr.io/<owner>/<repo>`
+    /// from the git remote, else the app's name (local builds only).
+    pub registry: Option<String>,
+    /// More `--build-arg`s (the local base images, `BUILD_ASSETS`); values
+    /// are not secrets, since build args stay in the image's history.
+    pub build_args: std::collections::BTreeMap<String, String>,
+}
+
+/// `cargo xtask migrate`: how the app migrates, as argv lists. `{version}`
+/// is replaced by the version at hand.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Migrate {
+    /// The migration files, relative to the app dir.
+    pub dir: PathBuf,
+    /// Applies every pending migration.
+    pub up: Vec<String>,
+    /// Applies the pending migrations up to and including `{version}`.
+    pub up_to: Vec<String>,
+    /// Rolls back every migration newer than `{version}`, and `{version}`.
+    pub rollback: Vec<String>,
+    /// What runs in a one-off container of the image (`--target image`).
+    pub image_command: String,
+    /// Migrations at or below this version ran everywhere: the lint skips them.
+    pub lint_after: Option<String>,
+    /// Lint rules not to check at all.
+    pub skip: Vec<String>,
+}
+
+impl Default for Migrate {
+    fn default() -> Self {
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect();
+        Migrate {
+            dir: PathBuf::from("priv/repo/migrations"),
+            up: argv(&["mix", "ecto.migrate"]),
+            up_to: argv(&["mix", "ecto.migrate", "--to", "{version}"]),
+            rollback: argv(&["mix", "ecto.rollback", "--to", "{version}"]),
+            image_command: "/app/bin/migrate".into(),
+            lint_after: None,
+            skip: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,6 +210,8 @@ impl Default for Config {
             assets: Assets::default(),
             test: Test::default(),
             services: Services::default(),
+            image: Image::default(),
+            migrate: Migrate::default(),
             toolchain: Toolchain::default(),
         }
     }

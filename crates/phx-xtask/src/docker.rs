@@ -113,6 +113,30 @@ pub fn info(host: &str, limit: Duration) -> Result<Info> {
     Ok(Info { version, root_dir })
 }
 
+/// A local image: its id and, once pushed, the digests registries gave it.
+#[derive(Debug, Clone)]
+pub struct ImageFacts {
+    pub id: String,
+    pub repo_digests: Vec<String>,
+}
+
+/// Inspects a local image; Ok(None) when there is no such image.
+pub fn inspect_image(host: &str, reference: &str) -> Result<Option<ImageFacts>> {
+    let docker = client(host)?;
+    let answer = within(Duration::from_secs(20), docker.inspect_image(reference))
+        .ok_or_else(|| anyhow::anyhow!("docker did not inspect {reference} within 20 s"))?;
+    match answer {
+        Ok(i) => Ok(Some(ImageFacts {
+            id: i.id.unwrap_or_default(),
+            repo_digests: i.repo_digests.unwrap_or_default(),
+        })),
+        Err(DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("inspect the image {reference}")),
+    }
+}
+
 /// Whether the daemon answers, within a few seconds.
 pub fn ping(host: &str) -> Result<()> {
     let docker = client(host)?;

@@ -30,6 +30,9 @@ pub struct Exec {
     pub hint: Option<String>,
     /// Parts of the step that were skipped, for the summary row.
     pub notes: Vec<String>,
+    /// What the step produced, by name (an image's reference and digest),
+    /// for the JSON report.
+    pub facts: BTreeMap<String, String>,
     live: Option<Live>,
     snapshot: Env,
 }
@@ -44,6 +47,7 @@ impl Exec {
             log: Vec::new(),
             hint: None,
             notes: Vec::new(),
+            facts: BTreeMap::new(),
             live,
             snapshot,
         }
@@ -109,11 +113,21 @@ impl Exec {
                 .chain(&self.env)
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
+        let stdin = match &cmd.stdin_env {
+            Some(var) => Some(self.snapshot.get(var).ok_or_else(|| {
+                anyhow!(
+                    "`{}` reads {var} on stdin, and {var} is not set",
+                    cmd.program
+                )
+            })?),
+            None => None,
+        };
         let spawn = proc::Spawn {
             program: &cmd.program,
             args: &cmd.args,
             dir: &cmd.dir,
             env,
+            stdin: stdin.map(str::as_bytes),
         };
         let echo = cmd.describe(&self.base);
         let (live, id) = (self.live.clone(), self.id);

@@ -15,12 +15,16 @@ pub enum StepId {
     Dialyzer,
     Assets,
     Test,
+    /// `migrate check`: the migrations are reversible and lint-clean.
+    Migrations,
+    /// The release image (`cargo xtask image`); not in `ci` by default.
+    Image,
     /// A step the repo's own xtask registered with `App::step`.
     Custom(&'static str),
 }
 
 impl StepId {
-    pub const BUILT_IN: [StepId; 8] = [
+    pub const BUILT_IN: [StepId; 10] = [
         StepId::Deps,
         StepId::Format,
         StepId::Compile,
@@ -29,7 +33,15 @@ impl StepId {
         StepId::Dialyzer,
         StepId::Assets,
         StepId::Test,
+        StepId::Migrations,
+        StepId::Image,
     ];
+
+    /// Whether `ci` runs the step when `[ci] steps` does not say: the
+    /// release image is built on its own (`cargo xtask image`).
+    pub fn in_ci_by_default(self) -> bool {
+        self != StepId::Image
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -41,6 +53,8 @@ impl StepId {
             StepId::Dialyzer => "dialyzer",
             StepId::Assets => "assets",
             StepId::Test => "test",
+            StepId::Migrations => "migrations",
+            StepId::Image => "image",
             StepId::Custom(name) => name,
         }
     }

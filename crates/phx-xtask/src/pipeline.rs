@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, MigrateAction};
 use crate::env::Env;
 use crate::ids::StepId;
 use crate::mixproj::MixProject;
@@ -20,7 +20,7 @@ use crate::plan::StepPlan;
 use crate::run::{Exit, Mode, Run, Verbosity};
 use crate::runner::{self, Opts};
 use crate::steps::{self, Ctx, Step};
-use crate::{doctor, init, proc, redact, render, services};
+use crate::{doctor, init, migrate, proc, redact, render, services};
 
 /// `main` with the guards around it: signal handling, panics (redacted,
 /// and every child and container still stopped), and the exit code.
@@ -67,6 +67,11 @@ pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
     let project = MixProject::read(&app)?;
     if let Command::Services { action } = &cli.command {
         return services::cmd::run(action, &run, &app, &project);
+    }
+    if let Command::Migrate(args) = &cli.command {
+        if args.action != Some(MigrateAction::Check) {
+            return migrate::run(args, &run, &app, &project);
+        }
     }
     let ctx = Ctx::new(&run, &app, &project);
     let plans = run

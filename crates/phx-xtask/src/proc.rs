@@ -132,6 +132,8 @@ pub struct Spawn<'a> {
     pub args: &'a [String],
     pub dir: &'a Path,
     pub env: Vec<(&'a str, &'a str)>,
+    /// Fed on stdin (then closed); None gives the child no stdin at all.
+    pub stdin: Option<&'a [u8]>,
 }
 
 fn expression(s: &Spawn) -> duct::Expression {
@@ -149,10 +151,12 @@ fn expression(s: &Spawn) -> duct::Expression {
 /// Runs a command to completion with stdout and stderr merged, calling
 /// `line` for each line of output. Returns the exit code (None when killed).
 pub fn run(s: &Spawn, mut line: impl FnMut(&str)) -> Result<Option<i32>> {
-    let reader = expression(s)
-        .stderr_to_stdout()
-        .stdin_null()
-        .unchecked()
+    let e = expression(s).stderr_to_stdout().unchecked();
+    let e = match s.stdin {
+        Some(bytes) => e.stdin_bytes(bytes.to_vec()),
+        None => e.stdin_null(),
+    };
+    let reader = e
         .reader()
         .with_context(|| format!("start `{}` in {}", s.program, s.dir.display()))?;
     let pids = reader.pids();
@@ -340,6 +344,7 @@ mod tests {
             args,
             dir: Path::new("/"),
             env: vec![("PHX_XTASK_PROBE", "1")],
+            stdin: None,
         }
     }
 

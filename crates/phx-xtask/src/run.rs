@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use crate::cli::{Cli, Command, Output, TestArgs};
+use crate::cli::{Cli, Command, ImageArgs, MigrateAction, MigrateArgs, Output, TestArgs};
 use crate::config::{self, Config};
 use crate::env::Env;
 use crate::ids::StepId;
@@ -70,6 +70,10 @@ pub struct Run {
     pub fix: bool,
     /// `test`'s flags (the defaults under `ci`).
     pub test: TestArgs,
+    /// `image`'s flags.
+    pub image: ImageArgs,
+    /// `migrate`'s flags.
+    pub migrate: MigrateArgs,
     pub env: Env,
 }
 
@@ -86,6 +90,14 @@ impl Run {
         let test = match &cli.command {
             Command::Test(args) => args.clone(),
             _ => TestArgs::default(),
+        };
+        let image = match &cli.command {
+            Command::Image(args) => args.clone(),
+            _ => ImageArgs::default(),
+        };
+        let migrate = match &cli.command {
+            Command::Migrate(args) => args.clone(),
+            _ => MigrateArgs::default(),
         };
         let verbosity = match (g.quiet, g.verbose) {
             (true, _) => Verbosity::Quiet,
@@ -107,6 +119,8 @@ impl Run {
             fix: matches!(cli.command, Command::Format { fix: true }),
             selected,
             test,
+            image,
+            migrate,
             root: loaded.root,
             config: loaded.config,
             config_files: loaded.files,
@@ -149,7 +163,10 @@ fn selected(
     files: &[PathBuf],
 ) -> Result<Vec<StepId>> {
     let all = || {
-        let mut all = StepId::BUILT_IN.to_vec();
+        let mut all: Vec<StepId> = StepId::BUILT_IN
+            .into_iter()
+            .filter(|s| s.in_ci_by_default())
+            .collect();
         all.extend(custom.iter().map(|c| StepId::Custom(c)));
         all
     };
@@ -173,6 +190,10 @@ fn selected(
         Command::Dialyzer => vec![StepId::Dialyzer],
         Command::Assets => vec![StepId::Assets],
         Command::Test(_) => vec![StepId::Test],
+        Command::Image(_) => vec![StepId::Image],
+        Command::Migrate(args) if matches!(args.action, Some(MigrateAction::Check)) => {
+            vec![StepId::Migrations]
+        }
         _ => Vec::new(),
     };
     ids.sort();
@@ -210,7 +231,11 @@ mod tests {
     #[test]
     fn ci_runs_every_step_unless_the_config_names_them() {
         let run = resolve(&["ci"], "").unwrap();
-        assert_eq!(run.selected.len(), 9);
+        assert_eq!(run.selected.len(), 10);
+        assert!(
+            !run.selected.contains(&StepId::Image),
+            "the image is built on its own"
+        );
         assert_eq!(run.selected.last(), Some(&StepId::Custom("audit")));
         let run = resolve(&["ci"], "[ci]\nsteps = [\"test\", \"audit\", \"deps\"]\n").unwrap();
         assert_eq!(

@@ -78,7 +78,7 @@ defmodule Demo.Migrator do
   defp create_table(conn) do
     case PG.query(conn, @create_table) do
       {:ok, _} -> :ok
-      {:error, {:server, %{code: code}}} when code in ["23505", "42P07"] -> :ok
+      {:error, {:server, %{code: code}}} when code in ["23505", "42P07", "42710"] -> :ok
       {:error, _} = error -> error
     end
   end

@@ -114,6 +114,7 @@ fn output(program: &Path, args: &[&str]) -> Result<String, String> {
         args: &args,
         dir: Path::new("/"),
         env: Vec::new(),
+        stdin: None,
     };
     let out = proc::output(&spawn, VERSION_TIMEOUT, |_| {}).map_err(|e| format!("{e:#}"))?;
     let text = format!("{}{}", out.stdout, out.stderr);

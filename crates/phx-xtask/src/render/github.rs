@@ -236,6 +236,7 @@ mod tests {
             duration: Duration::from_millis(1500),
             detail: detail.map(String::from),
             log: log.lines().map(String::from).collect(),
+            facts: Default::default(),
         }
     }
 

@@ -74,6 +74,7 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
                 "status": o.status,
                 "duration_ms": o.duration.as_millis() as u64,
                 "detail": o.detail.as_deref().map(crate::redact::line),
+                "facts": o.facts,
             })
         })
         .collect();
@@ -104,6 +105,7 @@ mod tests {
             duration: Duration::from_millis(ms),
             detail: detail.map(String::from),
             log: vec!["$ mix format --check-formatted".into()],
+            facts: Default::default(),
         }
     }
 

@@ -41,6 +41,8 @@ pub struct Outcome {
     pub detail: Option<String>,
     /// Everything the step printed, echoed commands included (redacted).
     pub log: Vec<String>,
+    /// What the step produced, by name (an image's reference and digest).
+    pub facts: std::collections::BTreeMap<String, String>,
 }
 
 pub struct Summary {

@@ -43,6 +43,7 @@ pub(crate) struct PhaseDone {
     pub log: Vec<String>,
     pub hint: Option<String>,
     pub notes: Vec<String>,
+    pub facts: std::collections::BTreeMap<String, String>,
 }
 
 pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
@@ -76,5 +77,6 @@ pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> 
         log: ctx.log,
         hint: ctx.hint,
         notes: ctx.notes,
+        facts: ctx.facts,
     }
 }

@@ -79,6 +79,7 @@ impl<'a> Scheduler<'a> {
                     duration: Duration::ZERO,
                     detail: p.skip,
                     log: Vec::new(),
+                    facts: Default::default(),
                 },
             })
             .collect();
@@ -189,6 +190,7 @@ impl<'a> Scheduler<'a> {
         slot.outcome.duration += done.duration;
         slot.outcome.log.extend(done.log);
         slot.notes.extend(done.notes);
+        slot.outcome.facts.extend(done.facts);
         if !done.ok {
             let status = if proc::interrupted() {
                 Status::Interrupted

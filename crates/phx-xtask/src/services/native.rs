@@ -202,6 +202,7 @@ fn spawn<'a>(program: &'a Path, args: &'a [String], dir: &'a Path) -> Spawn<'a> 
         args,
         dir,
         env: Vec::new(),
+        stdin: None,
     }
 }
 

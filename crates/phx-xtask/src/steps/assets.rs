@@ -185,6 +185,9 @@ fn check_outputs(outputs: &[PathBuf], manifest: &Path, ctx: &mut Exec) -> Result
         ));
         files.extend(digested);
     }
+    // The manifest names the configured outputs again (their logical path).
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|f| seen.insert(f.clone()));
     for o in &files {
         match std::fs::metadata(o) {
             Ok(m) if m.len() > 0 => ctx.log(format!("{} ({} bytes)", o.display(), m.len())),

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::cli::TestArgs;
+use crate::cli::{ImageArgs, MigrateArgs, TestArgs};
 use crate::config::Config;
 use crate::env::Env;
 use crate::ids::StepId;
@@ -23,7 +23,11 @@ pub struct Ctx<'a> {
     pub require_all: bool,
     /// `test`'s flags (the defaults under `ci`).
     pub test: &'a TestArgs,
+    pub image: &'a ImageArgs,
+    pub migrate: &'a MigrateArgs,
     pub env: &'a Env,
+    /// The project root (xtask.toml's dir), where `.xtask/` records live.
+    pub root: &'a Path,
 }
 
 impl<'a> Ctx<'a> {
@@ -36,7 +40,10 @@ impl<'a> Ctx<'a> {
             fix: run.fix,
             require_all: run.require_all,
             test: &run.test,
+            image: &run.image,
+            migrate: &run.migrate,
             env: &run.env,
+            root: &run.root,
         }
     }
 }
@@ -74,6 +81,7 @@ pub fn with_ctx<T>(
     }
     let (config, project) = (Config::default(), MixProject::read(dir.path()).unwrap());
     let (args, env) = (TestArgs::default(), Env::default());
+    let (image, migrate) = (ImageArgs::default(), MigrateArgs::default());
     let ctx = Ctx {
         app: dir.path(),
         config: &config,
@@ -82,7 +90,10 @@ pub fn with_ctx<T>(
         fix: false,
         require_all,
         test: &args,
+        image: &image,
+        migrate: &migrate,
         env: &env,
+        root: dir.path(),
     };
     f(&ctx)
 }

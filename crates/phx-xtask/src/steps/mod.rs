@@ -8,7 +8,9 @@ pub mod ctx;
 mod deps;
 mod dialyzer;
 mod format;
+mod image;
 mod lint;
+mod migrations;
 mod test;
 
 use anyhow::{bail, Result};
@@ -38,6 +40,8 @@ pub fn plan(id: StepId, ctx: &Ctx, custom: &[Step]) -> Result<StepPlan> {
         StepId::Dialyzer => dialyzer::plan(ctx)?,
         StepId::Assets => assets::plan(ctx)?,
         StepId::Test => test::plan(ctx)?,
+        StepId::Migrations => migrations::plan(ctx)?,
+        StepId::Image => image::plan(ctx)?,
         StepId::Custom(name) => {
             let Some(step) = custom.iter().find(|s| s.name == name) else {
                 bail!("no step named {name} is registered")
