@@ -9,105 +9,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{copy_tree, root, serial, xtask, Done, IMAGES};
-
-const BUILDER: &str = "phx-xtask-local/elixir-builder:1.14-erlang-25-debian-bookworm";
-const RUNNER: &str = "phx-xtask-local/runner:bookworm";
-
-fn sh(dir: &Path, script: &str) -> String {
-    let out = Command::new("sh")
-        .args(["-c", script])
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A git repository with a copy of demo/ and an xtask.toml naming
-/// `repository` and the local base images; removes its images on drop.
-struct Repo {
-    tmp: tempfile::TempDir,
-    repository: String,
-}
-
-impl Repo {
-    fn new(repository: &str) -> Repo {
-        let tmp = tempfile::Builder::new()
-            .prefix("phx-xtask-image-")
-            .tempdir()
-            .unwrap();
-        copy_tree(&root().join("demo"), &tmp.path().join("demo"));
-        let repo = Repo {
-            tmp,
-            repository: repository.to_string(),
-        };
-        repo.config("");
-        sh(
-            repo.dir(),
-            "git init -q -b main && git add -A && git commit -qm demo",
-        );
-        repo
-    }
-
-    fn dir(&self) -> &Path {
-        self.tmp.path()
-    }
-
-    fn config(&self, extra: &str) {
-        let text = format!(
-            "app_dir = \"demo\"\n[image]\nregistry = \"{}\"\n{extra}\n[image.build_args]\nBUILDER_IMAGE = \"{BUILDER}\"\nRUNNER_IMAGE = \"{RUNNER}\"\nBUILD_ASSETS = \"false\"\n",
-            self.repository
-        );
-        std::fs::write(self.dir().join("xtask.toml"), text).unwrap();
-    }
-
-    fn xtask(&self, args: &[&str]) -> common::Run {
-        xtask(args)
-            .env(
-                "XTASK_CONFIG",
-                self.dir().join("xtask.toml").to_str().unwrap(),
-            )
-            .env("XTASK_ROOT", self.dir().to_str().unwrap())
-    }
-
-    fn record(&self) -> PathBuf {
-        self.dir().join(".xtask/image.json")
-    }
-}
-
-impl Drop for Repo {
-    fn drop(&mut self) {
-        let images = sh(
-            self.dir(),
-            &format!(
-                "docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' {}",
-                self.repository
-            ),
-        );
-        for image in images.lines().filter(|l| !l.is_empty()) {
-            let _ = Command::new("docker").args(["rmi", "-f", image]).output();
-        }
-    }
-}
+use common::{eventually, http_get, serial, sh, Done, Repo, IMAGES};
 
 fn json(done: &Done) -> serde_json::Value {
     serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("{e}: {}", done.all()))
 }
 
-fn docker(args: &[&str]) -> (bool, String) {
+pub fn docker(args: &[&str]) -> (bool, String) {
     let out = Command::new("docker").args(args).output().unwrap();
     let text = format!(
         "{}{}",
@@ -129,34 +40,6 @@ impl Drop for Stack {
             let _ = docker(&["rm", "-f", c]);
         }
         let _ = docker(&["network", "rm", &self.net]);
-    }
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some((
-        status,
-        text.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default(),
-    ))
-}
-
-/// Polls until `f` gives Some, for at most `limit` (a guard, not a measure).
-fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(started.elapsed() < limit, "gave up waiting");
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

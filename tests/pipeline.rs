@@ -10,15 +10,25 @@ use std::time::{Duration, Instant};
 use common::{serial, xtask, App};
 
 /// The steps `ci` runs on the demo, as the summary names them.
-const CI_STEPS: [&str; 8] = [
-    "deps", "format", "compile", "credo", "sobelow", "dialyzer", "assets", "test",
+const CI_STEPS: [&str; 9] = [
+    "deps",
+    "format",
+    "compile",
+    "credo",
+    "sobelow",
+    "dialyzer",
+    "assets",
+    "test",
+    "migrations",
 ];
 
 #[test]
 fn no_arguments_prints_help_listing_every_step() {
     let done = xtask(&[]).run();
     assert_eq!(done.code, Some(2), "{}", done.all());
-    for step in CI_STEPS.iter().chain(&["ci", "list"]) {
+    // The migrations step is `migrate check`, under the `migrate` command.
+    let commands = CI_STEPS.map(|s| if s == "migrations" { "migrate" } else { s });
+    for step in commands.iter().chain(&["ci", "list"]) {
         assert!(
             done.stderr.contains(&format!("  {step} ")),
             "help lacks {step}:\n{}",
@@ -81,6 +91,27 @@ test:
   # write _build/xtask/cover.exs (merges the exports, writes cover/lcov.info)
   $ MIX_ENV=test XTASK_COVER_EXPORTS=suite mix run --no-start --no-compile _build/xtask/cover.exs
   $ MIX_ENV=test mix test.coverage
+  # stop the services
+migrations:
+  # check: migration services: docker answers
+  # start postgres (phx-xtask-local/postgres:15) and redis (phx-xtask-local/redis:7) containers
+  # lint 3 files in priv/repo/migrations: elixir _build/xtask/migration_lint.exs --postgres 16 FILE…
+  # then, after deps, compile:
+  # wait until postgres answers `SELECT 1` and redis `PING`; create demo_migrations_check; export DATABASE_URL and REDIS_URL
+  $ mix run --no-start -e 'Demo.Release.migrate()'
+  # snapshot the schema
+  $ mix run --no-start -e 'Demo.Release.rollback(Demo.Repo, 20250301120200)'
+  # snapshot the schema
+  $ mix run --no-start -e 'Demo.Release.migrate_to(20250301120200)'
+  # compare the schema with the one before 20250301120200_add_products_slug.exs went down
+  $ mix run --no-start -e 'Demo.Release.rollback(Demo.Repo, 20250301120100)'
+  # snapshot the schema
+  $ mix run --no-start -e 'Demo.Release.migrate_to(20250301120100)'
+  # compare the schema with the one before 20250301120100_add_products_sku_index.exs went down
+  $ mix run --no-start -e 'Demo.Release.rollback(Demo.Repo, 20250301120000)'
+  # snapshot the schema
+  $ mix run --no-start -e 'Demo.Release.migrate_to(20250301120000)'
+  # compare the schema with the one before 20250301120000_create_products.exs went down
   # stop the services
 "#;
     assert_eq!(plan, want);

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// The repository root (the folder holding xtask.toml and demo/).
 pub fn root() -> PathBuf {
@@ -56,10 +57,15 @@ impl App {
         self.tmp.path().join("xtask.toml")
     }
 
-    /// Writes xtask.toml: `app_dir` and the shared PLT dir, then `extra`.
+    /// Writes xtask.toml: `app_dir` and the shared PLT dir, then `extra`,
+    /// and the demo's own `[migrate]` commands unless `extra` has its own.
     pub fn write_config(&self, extra: &str) {
+        let migrate = match extra.contains("[migrate]") {
+            true => String::new(),
+            false => demo_migrate_config(),
+        };
         let text = format!(
-            "app_dir = \"demo\"\n{extra}\n[dialyzer]\nplt_dir = \"{}\"\n",
+            "app_dir = \"demo\"\n{extra}\n{migrate}\n[dialyzer]\nplt_dir = \"{}\"\n",
             shared_plt_dir().display()
         );
         std::fs::write(self.config(), text).unwrap();
@@ -83,6 +89,18 @@ impl App {
     pub fn xtask(&self, args: &[&str]) -> Run {
         xtask(args).env("XTASK_CONFIG", self.config().to_str().unwrap())
     }
+}
+
+/// The `[migrate]` section of the repository's xtask.toml: how the demo
+/// migrates (it has no Ecto), so that every copy migrates the same way.
+pub fn demo_migrate_config() -> String {
+    let text = std::fs::read_to_string(root().join("xtask.toml")).unwrap();
+    let Some(start) = text.find("\n[migrate]") else {
+        return String::new();
+    };
+    let rest = &text[start + 1..];
+    let end = rest[1..].find("\n[").map_or(rest.len(), |i| i + 2);
+    rest[..end].to_string()
 }
 
 /// Copies the files a fresh clone of `src` would have: the ones git tracks
@@ -204,5 +222,123 @@ impl Run {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn xtask")
+    }
+}
+
+/// `sh -c SCRIPT` in `dir` with a git identity; fails the test on failure.
+pub fn sh(dir: &Path, script: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `GET path` on a loopback port: the status and the body.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some((
+        status,
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    ))
+}
+
+/// Polls until `f` gives Some, for at most `limit` (a guard, not a measure).
+pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(started.elapsed() < limit, "gave up waiting");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub const BUILDER: &str = "phx-xtask-local/elixir-builder:1.14-erlang-25-debian-bookworm";
+pub const RUNNER: &str = "phx-xtask-local/runner:bookworm";
+
+/// A git repository with a copy of demo/ and an xtask.toml naming
+/// `repository` and the local base images; removes its images on drop.
+pub struct Repo {
+    pub tmp: tempfile::TempDir,
+    pub repository: String,
+}
+
+impl Repo {
+    pub fn new(repository: &str) -> Repo {
+        let tmp = tempfile::Builder::new()
+            .prefix("phx-xtask-image-")
+            .tempdir()
+            .unwrap();
+        copy_tree(&root().join("demo"), &tmp.path().join("demo"));
+        let repo = Repo {
+            tmp,
+            repository: repository.to_string(),
+        };
+        repo.config("");
+        sh(
+            repo.dir(),
+            "git init -q -b main && git add -A && git commit -qm demo",
+        );
+        repo
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn config(&self, extra: &str) {
+        let text = format!(
+            "app_dir = \"demo\"\n[image]\nregistry = \"{}\"\n{extra}\n[image.build_args]\nBUILDER_IMAGE = \"{BUILDER}\"\nRUNNER_IMAGE = \"{RUNNER}\"\nBUILD_ASSETS = \"false\"\n",
+            self.repository
+        );
+        std::fs::write(self.dir().join("xtask.toml"), text).unwrap();
+    }
+
+    pub fn xtask(&self, args: &[&str]) -> Run {
+        xtask(args)
+            .env(
+                "XTASK_CONFIG",
+                self.dir().join("xtask.toml").to_str().unwrap(),
+            )
+            .env("XTASK_ROOT", self.dir().to_str().unwrap())
+    }
+
+    pub fn record(&self) -> PathBuf {
+        self.dir().join(".xtask/image.json")
+    }
+}
+
+impl Drop for Repo {
+    fn drop(&mut self) {
+        let images = sh(
+            self.dir(),
+            &format!(
+                "docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' {}",
+                self.repository
+            ),
+        );
+        for image in images.lines().filter(|l| !l.is_empty()) {
+            let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+        }
     }
 }

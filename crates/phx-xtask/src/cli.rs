@@ -106,6 +106,10 @@ pub enum Command {
     /// VERSION`, and `check` (reversible and lint-clean), against the local
     /// database, a one-off container of the image, or a Fly app.
     Migrate(MigrateArgs),
+    /// Deploy the recorded image to an environment from `[deploy.<env>]`,
+    /// behind a health gate, with automatic rollback; or `rollback` and
+    /// `status`.
+    Deploy(DeployArgs),
     /// Run every step `ci` is configured to run, after the doctor's checks.
     Ci,
     /// Check this machine against the pins in xtask.toml: each tool's version,
@@ -149,6 +153,54 @@ pub struct ImageArgs {
     /// Build for these platforms through buildx (`linux/amd64,linux/arm64`).
     #[arg(long, value_name = "LIST")]
     pub platform: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DeployArgs {
+    #[command(subcommand)]
+    pub action: Option<DeployAction>,
+    /// The environment, a `[deploy.<env>]` table in xtask.toml.
+    #[arg(value_name = "ENV")]
+    pub env: Option<String>,
+    /// Print what the deploy would do (image, pending migrations and their
+    /// lint findings, strategy, gate, rollback target) and change nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Deploy to production without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// The image to deploy (default: the one `cargo xtask image` recorded).
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// Deploy although this image did not pass the environment's
+    /// prerequisite (staging); the reason is logged.
+    #[arg(long, value_name = "REASON")]
+    pub skip_staging_check: Option<String>,
+    /// Run migrations that break the code still serving (a removed or
+    /// renamed column or table) before traffic moves.
+    #[arg(long)]
+    pub allow_breaking_migrations: bool,
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum DeployAction {
+    /// Go back to a kept release (default: the one before the current).
+    Rollback {
+        #[arg(value_name = "ENV")]
+        env: String,
+        /// The release's version (see `deploy status`).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Roll production back without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// The current release (version, digest, since when) and the kept ones.
+    Status {
+        #[arg(value_name = "ENV")]
+        env: String,
+    },
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -25,7 +25,83 @@ pub struct Config {
     pub services: Services,
     pub image: Image,
     pub migrate: Migrate,
+    /// `[deploy.<env>]`: one table per environment.
+    pub deploy: std::collections::BTreeMap<String, DeployEnv>,
     pub toolchain: Toolchain,
+}
+
+/// Where a deploy goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployTarget {
+    /// Containers on a Docker host behind a reverse proxy (Kamal-style).
+    #[default]
+    Docker,
+    /// Fly.io, through flyctl.
+    Fly,
+}
+
+/// `[deploy.<env>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeployEnv {
+    pub target: DeployTarget,
+    /// The public URL, which the gate and the notification use.
+    pub url: String,
+    /// The health endpoint; `/up` for Kamal-style apps.
+    pub health_path: String,
+    /// Where the running version is read, to tell the new release from the old.
+    pub version_path: String,
+    /// The Host header the gate sends (apps that reject an IP's Host).
+    pub host: Option<String>,
+    /// Seconds the new release has to pass the gate.
+    pub timeout: u64,
+    /// An environment this image must have passed first (production:
+    /// "staging" by default).
+    pub after: Option<String>,
+    /// Ask before deploying (production: true).
+    pub confirm: Option<bool>,
+    /// docker: the app's network, the container port, the variables
+    /// passed to the container by name (their values stay in the
+    /// environment), the proxy's upstream file and reload command, how
+    /// long the old release drains, and how many stopped releases to keep.
+    pub network: Option<String>,
+    pub port: u16,
+    pub env: Vec<String>,
+    pub proxy_upstream: Option<std::path::PathBuf>,
+    pub proxy_reload: Vec<String>,
+    pub drain: u64,
+    pub keep: usize,
+    /// fly: the app, the strategy (rolling, immediate, canary, bluegreen),
+    /// and how migrations run: "release_command" (fly.toml does) or "ssh".
+    pub app: Option<String>,
+    pub strategy: Option<String>,
+    pub migrate: Option<String>,
+}
+
+impl Default for DeployEnv {
+    fn default() -> Self {
+        DeployEnv {
+            target: DeployTarget::Docker,
+            url: String::new(),
+            health_path: "/health".into(),
+            version_path: "/version".into(),
+            host: None,
+            timeout: 60,
+            after: None,
+            confirm: None,
+            network: None,
+            port: 4000,
+            env: vec!["DATABASE_URL".into(), "SECRET_KEY_BASE".into()],
+            proxy_upstream: None,
+            proxy_reload: Vec::new(),
+            drain: 30,
+            keep: 5,
+            app: None,
+            strategy: None,
+            migrate: None,
+        }
+    }
 }
 
 /// `cargo xtask image`: the app's own Dockerfile, and where the image goes.
@@ -55,8 +131,19 @@ pub struct Migrate {
     pub up_to: Vec<String>,
     /// Rolls back every migration newer than `{version}`, and `{version}`.
     pub rollback: Vec<String>,
-    /// What runs in a one-off container of the image (`--target image`).
+    /// What runs in a one-off container of the image (`--target image`),
+    /// split at spaces (no quoting).
     pub image_command: String,
+    /// The container's network (`--target image`): `host` shares this
+    /// machine's, so a 127.0.0.1 DATABASE_URL reaches the database here;
+    /// a user-defined network (compose's) reaches it by its service name.
+    pub image_network: String,
+    /// More variables the release reads at boot, passed to the container as
+    /// `-e NAME` (values from the environment), beside DATABASE_URL and
+    /// SECRET_KEY_BASE.
+    pub image_env: Vec<String>,
+    /// Seconds to wait for the database to answer before giving up.
+    pub connect_timeout: u64,
     /// Migrations at or below this version ran everywhere: the lint skips them.
     pub lint_after: Option<String>,
     /// Lint rules not to check at all.
@@ -72,6 +159,9 @@ impl Default for Migrate {
             up_to: argv(&["mix", "ecto.migrate", "--to", "{version}"]),
             rollback: argv(&["mix", "ecto.rollback", "--to", "{version}"]),
             image_command: "/app/bin/migrate".into(),
+            image_network: "host".into(),
+            image_env: Vec::new(),
+            connect_timeout: 10,
             lint_after: None,
             skip: Vec::new(),
         }
@@ -212,6 +302,7 @@ impl Default for Config {
             services: Services::default(),
             image: Image::default(),
             migrate: Migrate::default(),
+            deploy: Default::default(),
             toolchain: Toolchain::default(),
         }
     }

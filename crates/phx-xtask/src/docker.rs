@@ -113,6 +113,29 @@ pub fn info(host: &str, limit: Duration) -> Result<Info> {
     Ok(Info { version, root_dir })
 }
 
+/// Runs the docker CLI against `host` (DOCKER_HOST, so `ssh://` hosts work
+/// too), bounded by `limit`; stdout on success, else an error with what
+/// docker said.
+pub fn cli(host: &str, args: &[&str], limit: Duration) -> Result<String> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let spawn = proc::Spawn {
+        program: "docker",
+        args: &args,
+        dir: Path::new("/"),
+        env: vec![("DOCKER_HOST", host)],
+        stdin: None,
+    };
+    let out = proc::output(&spawn, limit, |_| {})?;
+    if !out.status.success() {
+        bail!(
+            "`docker {}` failed: {}",
+            args.join(" "),
+            crate::redact::line(out.stderr.trim())
+        );
+    }
+    Ok(out.stdout.trim().to_string())
+}
+
 /// A local image: its id and, once pushed, the digests registries gave it.
 #[derive(Debug, Clone)]
 pub struct ImageFacts {

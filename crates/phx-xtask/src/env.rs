@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Every variable we act on. Children still inherit the real environment.
-pub const READ: [&str; 24] = [
+pub const READ: [&str; 26] = [
     "PATH",
     "HOME",
     "TMPDIR",
@@ -28,9 +28,11 @@ pub const READ: [&str; 24] = [
     "GITHUB_REF_TYPE",
     "GITHUB_SHA",
     "GITHUB_TOKEN",
+    "GITHUB_ACTOR",
     "REGISTRY_USER",
     "REGISTRY_PASSWORD",
     "FLY_API_TOKEN",
+    "SECRET_KEY_BASE",
     "SLACK_WEBHOOK_URL",
     "XTASK_ROOT",
 ];
@@ -49,6 +51,18 @@ impl Env {
             .filter_map(|&k| Some((k, std::env::var(k).ok().filter(|v| !v.is_empty())?)))
             .collect();
         Env { vars }
+    }
+
+    /// Adds the variables the config names (those a deploy passes on to a
+    /// release), read now, like the rest.
+    pub fn with_named(mut self, names: impl IntoIterator<Item = String>) -> Env {
+        for name in names {
+            if let Some(v) = std::env::var(&name).ok().filter(|v| !v.is_empty()) {
+                let name: &'static str = Box::leak(name.into_boxed_str());
+                self.vars.insert(name, v);
+            }
+        }
+        self
     }
 
     /// An environment made of `pairs` alone (tests).

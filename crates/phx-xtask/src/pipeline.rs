@@ -20,7 +20,7 @@ use crate::plan::StepPlan;
 use crate::run::{Exit, Mode, Run, Verbosity};
 use crate::runner::{self, Opts};
 use crate::steps::{self, Ctx, Step};
-use crate::{doctor, init, migrate, proc, redact, render, services};
+use crate::{deploy, doctor, init, migrate, proc, redact, render, services};
 
 /// `main` with the guards around it: signal handling, panics (redacted,
 /// and every child and container still stopped), and the exit code.
@@ -67,6 +67,9 @@ pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
     let project = MixProject::read(&app)?;
     if let Command::Services { action } = &cli.command {
         return services::cmd::run(action, &run, &app, &project);
+    }
+    if let Command::Deploy(args) = &cli.command {
+        return deploy::run(args, &run, &app, &project);
     }
     if let Command::Migrate(args) = &cli.command {
         if args.action != Some(MigrateAction::Check) {

@@ -195,12 +195,15 @@ pub fn output(
     timeout: Duration,
     setup: impl Fn(&mut std::process::Command) + Send + Sync + 'static,
 ) -> Result<Captured> {
-    let handle = expression(s)
-        .before_spawn(move |c| {
-            setup(c);
-            Ok(())
-        })
-        .stdin_null()
+    let e = expression(s).before_spawn(move |c| {
+        setup(c);
+        Ok(())
+    });
+    let e = match s.stdin {
+        Some(bytes) => e.stdin_bytes(bytes.to_vec()),
+        None => e.stdin_null(),
+    };
+    let handle = e
         .stdout_capture()
         .stderr_capture()
         .unchecked()

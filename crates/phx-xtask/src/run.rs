@@ -87,6 +87,8 @@ impl Run {
             None => loaded.root.join(&loaded.config.app_dir),
         };
         let selected = selected(&cli.command, &loaded.config, custom, &loaded.files)?;
+        let named = loaded.config.deploy.values().flat_map(|d| d.env.clone());
+        let env = env.with_named(named.collect::<Vec<_>>());
         let test = match &cli.command {
             Command::Test(args) => args.clone(),
             _ => TestArgs::default(),

@@ -6,6 +6,7 @@ defmodule Demo.Release do
 
       bin/migrate                                     # = bin/demo eval Demo.Release.migrate
       bin/demo eval "Demo.Release.status()"
+      bin/demo eval "Demo.Release.migrate_to(20250301120100)"
       bin/demo eval "Demo.Release.rollback(Demo.Repo, 20250301120100)"
 
   The demo has no Ecto, so `Demo.Migrator` stands in for `Ecto.Migrator`,
@@ -27,6 +28,21 @@ defmodule Demo.Release do
 
     for repo <- repos(), version <- with_repo(repo, &run(&1, :up, all: true)) do
       version
+    end
+  end
+
+  @doc """
+  Applies the pending migrations up to and including `version`, oldest first,
+  as `Ecto.Migrator.run(repo, :up, to: version)` does (`mix ecto.migrate
+  --to`). `cargo xtask migrate check` uses it to bring one migration back up
+  after its rollback.
+  """
+  @spec migrate_to(Demo.Migrator.version()) :: [Demo.Migrator.version()]
+  def migrate_to(version) when is_integer(version) do
+    load_app()
+
+    for repo <- repos(), applied <- with_repo(repo, &run(&1, :up, to: version)) do
+      applied
     end
   end
 

@@ -56,6 +56,23 @@ defmodule Demo.ReleaseIntegrationTest do
     assert capture_io(fn -> assert Release.migrate() == [] end) =~ "Migrations already up"
   end
 
+  test "migrate_to(v) applies the pending migrations up to v, like Ecto's :up, to: v",
+       %{conn: conn} do
+    output = capture_io(fn -> assert Release.migrate_to(@second) == [@first, @second] end)
+    assert output == "Migrated #{@first}\nMigrated #{@second}\n"
+
+    assert rows(conn, "SELECT version FROM schema_migrations ORDER BY version") ==
+             [["#{@first}"], ["#{@second}"]]
+
+    assert capture_io(fn -> assert Release.migrate_to(@second) == [] end) =~
+             "Migrations already up"
+
+    # After a rollback of the newest, migrate_to brings exactly it back.
+    capture_io(fn -> Release.migrate() end)
+    capture_io(fn -> Release.rollback(Demo.Repo, @third) end)
+    assert capture_io(fn -> assert Release.migrate_to(@third) == [@third] end) =~ "Migrated"
+  end
+
   test "schema_migrations has Ecto's exact shape", %{conn: conn, schema: schema} do
     capture_io(fn -> Release.migrate() end)
 

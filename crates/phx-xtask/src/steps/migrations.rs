@@ -1,12 +1,363 @@
-//! `migrations` (`cargo xtask migrate check`), a step of `ci`.
+//! `migrations` (`cargo xtask migrate check`), a step of `ci`: every
+//! migration is reversible, and none uses an operation that locks or
+//! breaks a production table.
+//!
+//! 0. Before anything runs (a check): the services' backend answers.
+//! 1. At t=0: start Postgres and Redis as the test step does; lint every
+//!    file in one BEAM (`elixir`, not Mix, so it races no compile).
+//! 2. After compile (the app's commands use the same MIX_ENV, and two Mix
+//!    processes never compile one `_build/<env>` at once): wait until
+//!    Postgres answers, create `<app>_migrations_check`, export
+//!    DATABASE_URL, apply everything (`[migrate] up`) and snapshot the
+//!    schema. Then, newest first, roll each migration back (`rollback`),
+//!    snapshot, bring it up again (`up_to`) and compare with the schema
+//!    before its rollback: the first difference names the file and the
+//!    objects that changed. Each rollback also undoes the migration checked
+//!    before it, so n migrations cost 2n + 1 commands, not 3n.
+//! 3. Stop the services (a failure, a panic or a signal stops them too).
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use url::Url;
 
 use super::ctx::Ctx;
+use crate::cli::MigrateTarget;
+use crate::config::Backend;
+use crate::config::Migrate;
 use crate::ids::StepId;
-use crate::plan::StepPlan;
+use crate::migrations::files::{self, Migration};
+use crate::migrations::schema::{self, Schema};
+use crate::migrations::{db, lint};
+use crate::plan::{Action, Check, Cmd, StepPlan};
+use crate::services::{self, Services, Settings};
+
+const HINT: &str = "make each migration's down undo exactly what its up does, and follow the \
+                    lint's advice above (`# xtask:allow RULE` on the line above silences one finding)";
+const LINT_HINT: &str = "make each flagged operation safe as its message says, or, when it is \
+                         safe here, put `# xtask:allow RULE` on the line above it";
+const SERVICES_HINT: &str = "the services did not come up: fix the error above (`cargo xtask \
+                             services up` starts them the same way), or pick another --services";
+/// The lint reads every file in one BEAM: even thousands take seconds.
+const LINT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The services and what the checks have seen so far.
+struct State {
+    settings: Settings,
+    services: Option<Services>,
+    url: Option<Url>,
+    /// The schema the migration being checked must give back.
+    expected: Option<Schema>,
+    /// The schema after the latest rollback: the next migration's expected.
+    below: Option<Schema>,
+}
+
+type Slot = Arc<Mutex<State>>;
+
+fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, State> {
+    slot.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
-    let _ = ctx;
-    Ok(StepPlan::skipped(StepId::Migrations, "being built"))
+    if ctx.migrate.target != MigrateTarget::Local {
+        bail!("`migrate check` runs on a throwaway database it starts here: drop --target");
+    }
+    let cfg = &ctx.config.migrate;
+    let found = match files::list(&ctx.app.join(&cfg.dir)) {
+        Ok(found) => found,
+        Err(e) => return Ok(bad_files(e)),
+    };
+    if found.is_empty() {
+        let why = format!(
+            "no migration files in {}: nothing to check",
+            cfg.dir.display()
+        );
+        return Ok(StepPlan::skipped(StepId::Migrations, why));
+    }
+    if cfg.up == Migrate::default().up && !ctx.project.has_dep("ecto_sql") {
+        return Ok(without_ecto(ctx));
+    }
+    let backend = services::backend(ctx.migrate.services, ctx.config, ctx.env)?;
+    let settings = services::resolve(ctx.config, ctx.env, ctx.app, &ctx.project.app, backend, 1)?;
+    let describe = settings.describe();
+    let slot: Slot = Arc::new(Mutex::new(State {
+        settings,
+        services: None,
+        url: None,
+        expected: None,
+        below: None,
+    }));
+    let early = vec![start(describe, &slot), lint_action(ctx, &found)];
+    let mut late = Vec::new();
+    if !ctx.selected.contains(&StepId::Deps) {
+        // Run alone, the step fetches the deps the app's commands need.
+        late.push(Action::Run(Cmd::mix(ctx.app, &["deps.get"])));
+    }
+    let database = format!("{}_migrations_check", ctx.project.app);
+    late.push(ready(&slot, database));
+    late.extend(reversible(ctx.app, cfg, &found, &slot)?);
+    late.push(stop(&slot));
+    let mut plan = StepPlan::new(StepId::Migrations, &[], early, HINT)
+        .then(&[StepId::Deps, StepId::Compile], late)
+        .check(check(&slot));
+    plan.programs.push("elixir".into());
+    Ok(plan)
+}
+
+/// The default commands are Ecto's, which an app without ecto_sql lacks:
+/// skipped with the fix (failed with it under `--require-all`).
+fn without_ecto(ctx: &Ctx) -> StepPlan {
+    let why = "the default `mix ecto.migrate` needs ecto_sql, which is not a dependency: add \
+               `{:ecto_sql, \"~> 3.10\"}` to deps in mix.exs, or set [migrate] up, up_to and \
+               rollback to your own migrator's commands";
+    if !ctx.require_all {
+        return StepPlan::skipped(StepId::Migrations, why);
+    }
+    let fail = Action::Native {
+        describe: "require the migrate commands (--require-all)".into(),
+        run: Box::new(move |_| bail!("{why}")),
+    };
+    StepPlan::new(
+        StepId::Migrations,
+        &[],
+        vec![fail],
+        "configure [migrate] in xtask.toml, or drop --require-all",
+    )
+}
+
+/// A bad file name (or a version used twice) fails the step, naming it.
+fn bad_files(e: anyhow::Error) -> StepPlan {
+    let why = format!("{e:#}");
+    let fail = Action::Native {
+        describe: "check the migration file names".into(),
+        run: Box::new(move |_| bail!("{why}")),
+    };
+    StepPlan::new(
+        StepId::Migrations,
+        &[],
+        vec![fail],
+        "rename the file as `<14-digit version>_<name>.exs` (`mix ecto.gen.migration NAME` does)",
+    )
+}
+
+/// The backend's preconditions, probed after planning.
+fn check(slot: &Slot) -> Check {
+    let what = match lock(slot).settings.backend {
+        Backend::Docker => "docker answers",
+        Backend::Native => "postgres and redis-server are installed, the ports are free",
+        Backend::Auto => "docker answers, else postgres and redis-server are installed",
+        Backend::External => "DATABASE_URL and REDIS_URL are given",
+    };
+    let slot = Arc::clone(slot);
+    Check::new(format!("migration services: {what}"), move || {
+        services::check(&mut lock(&slot).settings)
+    })
+}
+
+fn start(describe: String, slot: &Slot) -> Action {
+    let slot = Arc::clone(slot);
+    Action::Native {
+        describe: format!("start {describe}"),
+        run: Box::new(move |ctx| {
+            let mut state = lock(&slot);
+            if let Some(why) = &state.settings.chosen {
+                ctx.log(format!(
+                    "services: {} (auto: {why})",
+                    state.settings.backend_name()
+                ));
+            }
+            let started = Services::start(&state.settings, &mut |line| ctx.log(line));
+            state.services = Some(started.inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?);
+            Ok(())
+        }),
+    }
+}
+
+/// Writes the lint script and runs it over every file, relative to the app
+/// so findings read `priv/repo/migrations/…exs:LINE`.
+fn lint_action(ctx: &Ctx, found: &[Migration]) -> Action {
+    let app = ctx.app.to_path_buf();
+    let cfg = &ctx.config.migrate;
+    let rel: Vec<PathBuf> = found
+        .iter()
+        .map(|m| m.path.strip_prefix(&app).unwrap_or(&m.path).to_path_buf())
+        .collect();
+    let (postgres, lint_after, skip) = (
+        ctx.config.toolchain.postgres.clone(),
+        cfg.lint_after.clone(),
+        cfg.skip.clone(),
+    );
+    let options = lint::Options {
+        postgres: &postgres,
+        lint_after: lint_after.as_deref(),
+        skip: &skip,
+    };
+    let shown = lint::lint_args(Path::new(lint::SCRIPT), &options, &[]);
+    let shown: Vec<String> = shown
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let describe = format!(
+        "lint {} files in {}: elixir {} FILE…",
+        rel.len(),
+        cfg.dir.display(),
+        shown.join(" ")
+    );
+    Action::Native {
+        describe,
+        run: Box::new(move |ctx| {
+            lint::write_script(&app)?;
+            let options = lint::Options {
+                postgres: &postgres,
+                lint_after: lint_after.as_deref(),
+                skip: &skip,
+            };
+            let report = lint::run(&app, &options, &rel, LINT_TIMEOUT)?;
+            for finding in &report.findings {
+                ctx.log(finding.to_string());
+            }
+            let mut linted = format!("linted {} files", report.checked);
+            if report.skipped > 0 {
+                linted.push_str(&format!(
+                    " ({} at or before [migrate] lint_after skipped)",
+                    report.skipped
+                ));
+            }
+            ctx.log(linted);
+            if !report.findings.is_empty() {
+                ctx.hint = Some(LINT_HINT.into());
+                bail!(
+                    "{} unsafe operation(s) in the migrations, listed above",
+                    report.findings.len()
+                );
+            }
+            Ok(())
+        }),
+    }
+}
+
+fn ready(slot: &Slot, database: String) -> Action {
+    let slot = Arc::clone(slot);
+    Action::Native {
+        describe: format!(
+            "wait until postgres answers `SELECT 1` and redis `PING`; create {database}; export DATABASE_URL and REDIS_URL"
+        ),
+        run: Box::new(move |ctx| {
+            let mut state = lock(&slot);
+            let s = state.services.as_ref().context("the services were not started")?;
+            let took = s.wait_ready().inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?;
+            ctx.log(format!("{} answer ({} ms after start-up began)", s.where_(), took.as_millis()));
+            s.recreate_databases(std::slice::from_ref(&database))
+                .inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?;
+            let (url, redis) = (s.database_url(&database), s.redis_url().clone());
+            // Logged through ctx.log, which masks the password.
+            ctx.log(format!("export DATABASE_URL={url} REDIS_URL={redis}"));
+            ctx.env.push(("DATABASE_URL".into(), url.to_string()));
+            ctx.env.push(("REDIS_URL".into(), redis.to_string()));
+            state.url = Some(url);
+            Ok(())
+        }),
+    }
+}
+
+/// The app's command for `key`, `{version}` filled in.
+fn command(app: &Path, key: &str, argv: &[String], version: Option<i64>) -> Result<Cmd> {
+    let Some((program, rest)) = argv.split_first() else {
+        bail!("[migrate] {key} is empty: give the command as a list, like [\"mix\", \"ecto.migrate\"]");
+    };
+    let fill = |a: &String| match version {
+        Some(v) => a.replace("{version}", &v.to_string()),
+        None => a.clone(),
+    };
+    Ok(Cmd::new(&fill(program), app).args(rest.iter().map(fill)))
+}
+
+/// Apply all and snapshot; then, newest first: roll back, snapshot, up
+/// again, compare.
+fn reversible(app: &Path, cfg: &Migrate, found: &[Migration], slot: &Slot) -> Result<Vec<Action>> {
+    let timeout = Duration::from_secs(cfg.connect_timeout);
+    let up = command(app, "up", &cfg.up, None)?
+        .hint("the migrations do not apply to an empty database: fix the one that failed above");
+    let mut actions = vec![Action::Run(up), snapshot(slot, timeout, Keep::Expected)];
+    for m in found.iter().rev() {
+        let file = m.file_name();
+        let down = command(app, "rollback", &cfg.rollback, Some(m.version))?.hint(format!(
+            "{file}'s down failed above: fix it so it undoes what its up does"
+        ));
+        let again = command(app, "up_to", &cfg.up_to, Some(m.version))?.hint(format!(
+            "{file} did not apply again after its down: its down leaves behind something its up \
+             creates (see the error above); make down undo exactly what up does"
+        ));
+        actions.push(Action::Run(down));
+        actions.push(snapshot(slot, timeout, Keep::Below));
+        actions.push(Action::Run(again));
+        actions.push(compare(slot, timeout, file));
+    }
+    Ok(actions)
+}
+
+/// Which schema a snapshot is kept as.
+#[derive(Clone, Copy)]
+enum Keep {
+    Expected,
+    Below,
+}
+
+fn snapshot(slot: &Slot, timeout: Duration, keep: Keep) -> Action {
+    let slot = Arc::clone(slot);
+    Action::Native {
+        describe: "snapshot the schema".into(),
+        run: Box::new(move |_| {
+            let mut state = lock(&slot);
+            let url = state.url.clone().context("the database was not created")?;
+            let schema = db::snapshot(&url, timeout)?;
+            match keep {
+                Keep::Expected => state.expected = Some(schema),
+                Keep::Below => state.below = Some(schema),
+            }
+            Ok(())
+        }),
+    }
+}
+
+/// The schema after down and up again must be the one before the down;
+/// the schema after this down is what the next (older) one must give back.
+fn compare(slot: &Slot, timeout: Duration, file: String) -> Action {
+    let slot = Arc::clone(slot);
+    Action::Native {
+        describe: format!("compare the schema with the one before {file} went down"),
+        run: Box::new(move |ctx| {
+            let mut state = lock(&slot);
+            let url = state.url.clone().context("the database was not created")?;
+            let now = db::snapshot(&url, timeout)?;
+            let before = state.expected.take().context("no schema was kept")?;
+            let lines = schema::diff(&before, &now);
+            if !lines.is_empty() {
+                ctx.hint = Some(format!(
+                    "make {file}'s down undo exactly what its up does: `-` is the schema before its down, `+` after down and up again"
+                ));
+                bail!("{file} is not reversible: after its down and up again the schema differs:\n  {}", lines.join("\n  "));
+            }
+            ctx.log(format!("{file}: reversible"));
+            state.expected = state.below.take();
+            Ok(())
+        }),
+    }
+}
+
+fn stop(slot: &Slot) -> Action {
+    let slot = Arc::clone(slot);
+    Action::Native {
+        describe: "stop the services".into(),
+        run: Box::new(move |ctx| {
+            if let Some(s) = lock(&slot).services.take() {
+                let what = s.where_();
+                drop(s);
+                ctx.log(format!("stopped {what}"));
+            }
+            Ok(())
+        }),
+    }
 }

@@ -1,0 +1,292 @@
+//! `cargo xtask deploy <env>`: the recorded image to an environment,
+//! behind a real health gate, with automatic rollback. `--plan` changes
+//! nothing; `deploy rollback <env>` and `deploy status <env>`.
+//!
+//! 1. Resolve the environment and the image; check the tree is clean, the
+//!    prerequisite (staging) passed, production is confirmed; take the lock.
+//! 2. docker: migrate in a one-off container of the new image, start the
+//!    release beside the old one, gate it, switch the proxy, drain and stop
+//!    the old one. fly: `flyctl deploy`, migrate, gate the public URL; on a
+//!    failed gate, redeploy the last stable release.
+//! 3. Record the release, notify, and say how it went.
+
+mod docker;
+mod fly;
+mod gate;
+mod guard;
+mod migrations;
+mod notify;
+mod rollback;
+mod state;
+mod target;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::cli::{DeployAction, DeployArgs};
+use crate::config::DeployTarget;
+use crate::image::record;
+use crate::mixproj::MixProject;
+use crate::run::{Exit, Mode, Run};
+use crate::{proc, redact};
+use guard::Image;
+use state::Release;
+use target::Target;
+
+pub fn run(args: &DeployArgs, run: &Run, app: &Path, project: &MixProject) -> Result<Exit> {
+    let envs: Vec<String> = run.config.deploy.keys().cloned().collect();
+    match &args.action {
+        Some(DeployAction::Status { env }) => {
+            rollback::status(&target::resolve(run, env, app, &project.app)?, &run.root)
+        }
+        Some(DeployAction::Rollback { env, to, yes }) => {
+            let t = target::resolve(run, env, app, &project.app)?;
+            rollback::run(&t, run, to.as_deref(), *yes, &project.app)
+        }
+        None => {
+            let env = args.env.as_deref().with_context(|| {
+                format!(
+                    "name the environment: `cargo xtask deploy <env>`, one of {}",
+                    envs.join(", ")
+                )
+            })?;
+            let t = target::resolve(run, env, app, &project.app)?;
+            let img = guard::image(args, &t, &run.root)?;
+            if args.plan {
+                return plan(&t, &img, run);
+            }
+            guard::clean_tree(app)?;
+            let mut log = logger();
+            guard::prerequisite(args, &t, &run.root, &envs, &img, &mut log)?;
+            guard::confirm(&t, args.yes, &img)?;
+            let _lock = state::Lock::take(&run.root, env)?;
+            deploy(&t, &img, run, &project.app)
+        }
+    }
+}
+
+/// Progress lines on stderr, secrets masked.
+pub fn logger() -> impl FnMut(String) {
+    |line: String| eprintln!("deploy: {}", redact::line(&line))
+}
+
+fn plan(t: &Target, img: &Image, run: &Run) -> Result<Exit> {
+    let history = state::read(&run.root, &t.name)?;
+    println!(
+        "environment: {} ({:?} target, {})",
+        t.name, t.env.target, t.env.url
+    );
+    println!("image:       {} ({})", img.reference, img.digest);
+    println!("version:     {} (revision {})", img.version, img.revision);
+    let how = match t.env.target {
+        DeployTarget::Docker => format!("start beside the live release, gate it, switch the proxy ({}), drain {} s, keep {} stopped", t.env.proxy_reload.join(" "), t.env.drain, t.env.keep),
+        DeployTarget::Fly => format!("flyctl deploy --strategy {}", t.env.strategy.as_deref().unwrap_or("rolling")),
+    };
+    println!("strategy:    {how}");
+    println!(
+        "gate:        GET {}{} 2xx and {} naming the revision, within {} s",
+        t.env.url.trim_end_matches('/'),
+        t.env.health_path,
+        t.env.version_path,
+        t.env.timeout
+    );
+    match history.live() {
+        Some(r) => println!(
+            "rollback to: {} ({}), live since {}",
+            r.version, r.digest, r.at
+        ),
+        None => println!("rollback to: nothing yet (the first deploy to {})", t.name),
+    }
+    println!(
+        "migrations:  {}",
+        migrations::summary(run).unwrap_or_else(|e| format!("unknown: {e:#}"))
+    );
+    Ok(Exit::Passed)
+}
+
+fn deploy(t: &Target, img: &Image, run: &Run, app_name: &str) -> Result<Exit> {
+    let started = Instant::now();
+    let mut log = logger();
+    let result = match t.env.target {
+        DeployTarget::Docker => via_docker(t, img, run, &mut log),
+        DeployTarget::Fly => via_fly(t, img, run, &mut log),
+    };
+    let (ok, status, healthy) = match &result {
+        Ok(h) => (true, "deployed".to_string(), Some(*h)),
+        Err(e) => (
+            false,
+            format!("failed: {}", first_line(&format!("{e:#}"))),
+            None,
+        ),
+    };
+    let mut history = state::read(&run.root, &t.name)?;
+    let release = Release {
+        version: img.version.clone(),
+        revision: img.revision.clone(),
+        image: img.reference.clone(),
+        digest: img.digest.clone(),
+        container: None,
+        at: record::now_rfc3339(),
+        status: if ok { "live".into() } else { "failed".into() },
+        healthy_after: healthy.map(|d| d.as_secs_f64()),
+    };
+    match ok {
+        true => history.push_live(Release {
+            container: current_container(t),
+            ..release
+        }),
+        false => history.releases.push(release),
+    }
+    state::write(&run.root, &t.name, &history)?;
+    let message = notify::Message {
+        app: app_name,
+        env: &t.name,
+        version: &img.version,
+        status: &status,
+        ok,
+        duration: started.elapsed(),
+        healthy_after: healthy,
+        url: &t.env.url,
+    };
+    notify::send(&run.env, &message, &mut log);
+    finish(
+        run,
+        t,
+        img,
+        ok,
+        &status,
+        started.elapsed(),
+        healthy,
+        result.err(),
+    )
+}
+
+fn current_container(t: &Target) -> Option<String> {
+    match t.env.target {
+        DeployTarget::Docker => docker::releases(t)
+            .ok()?
+            .into_iter()
+            .find(|k| k.running)
+            .map(|k| k.name),
+        DeployTarget::Fly => None,
+    }
+}
+
+/// The summary line (and JSON), and the exit code: a failed deploy is 1.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    run: &Run,
+    t: &Target,
+    img: &Image,
+    ok: bool,
+    status: &str,
+    took: Duration,
+    healthy: Option<Duration>,
+    err: Option<anyhow::Error>,
+) -> Result<Exit> {
+    if let Some(e) = &err {
+        eprintln!("deploy: {}", redact::line(&format!("{e:#}")));
+    }
+    let healthy_s = healthy.map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64()));
+    eprintln!(
+        "deploy: {}: {} {status} in {:.1} s (healthy after {healthy_s})",
+        t.name,
+        img.version,
+        took.as_secs_f64()
+    );
+    if run.mode == Mode::Json {
+        let v = serde_json::json!({
+            "env": t.name, "status": if ok { "ok" } else { "failed" }, "detail": status,
+            "version": img.version, "image": img.reference, "digest": img.digest,
+            "duration_ms": took.as_millis() as u64, "healthy_after_ms": healthy.map(|d| d.as_millis() as u64),
+        });
+        println!("{}", redact::line(&v.to_string()));
+    }
+    Ok(if proc::interrupted() {
+        Exit::Interrupted
+    } else if ok {
+        Exit::Passed
+    } else {
+        Exit::Failed
+    })
+}
+
+/// docker: migrate, start beside the old release, gate, switch, drain.
+fn via_docker(t: &Target, img: &Image, run: &Run, log: &mut dyn FnMut(String)) -> Result<Duration> {
+    let old = docker::releases(t)?.into_iter().find(|k| k.running);
+    migrations::before_traffic(t, run, &img.reference, log)?;
+    let (name, port) = docker::start(t, &img.reference, &img.version, &img.revision)?;
+    log(format!(
+        "started {name} ({}) on 127.0.0.1:{port}",
+        img.reference
+    ));
+    let healthy = match docker::gate(t, port, &img.revision, log) {
+        Ok(d) => d,
+        Err(e) => {
+            let logs = docker::last_logs(t, &name);
+            docker::remove(t, &name);
+            let keeps = old.as_ref().map_or("nothing was serving".into(), |o| {
+                format!("{} ({}) keeps serving", o.name, o.version)
+            });
+            return Err(e.context(format!("{name} never passed the gate, so it was removed and {keeps}; its last output:\n{logs}")));
+        }
+    };
+    log(format!(
+        "{name} passed the gate {:.1} s after it started",
+        healthy.as_secs_f64()
+    ));
+    if let Err(e) = docker::switch(t, port, &img.revision, log) {
+        if let Some(o) = &old {
+            let back =
+                docker::port(t, &o.name).and_then(|p| docker::switch(t, p, &o.revision, log));
+            log(format!(
+                "switched the proxy back to {}: {}",
+                o.name,
+                back.map_or_else(|e| format!("{e:#}"), |_| "ok".into())
+            ));
+        }
+        docker::remove(t, &name);
+        return Err(e);
+    }
+    if let Some(o) = old {
+        docker::drain_and_stop(t, &o.name, log);
+    }
+    docker::prune(t, log)?;
+    Ok(healthy)
+}
+
+/// fly: deploy, migrate, gate the public URL; a failed gate redeploys the
+/// last stable release's image.
+fn via_fly(t: &Target, img: &Image, run: &Run, log: &mut dyn FnMut(String)) -> Result<Duration> {
+    let strategy = t.env.strategy.as_deref().unwrap_or("rolling");
+    fly::deploy(t, &img.reference, strategy, log)?;
+    if t.env.migrate.as_deref() == Some("ssh") {
+        fly::migrate(t, &run.config.migrate.image_command, log)?;
+    }
+    let gate = gate::Gate {
+        base: t.env.url.trim_end_matches('/').to_string(),
+        health: &t.env.health_path,
+        version: &t.env.version_path,
+        expect: Some(img.revision.as_str()).filter(|r| !r.is_empty()),
+        host: t.env.host.as_deref(),
+        timeout: Duration::from_secs(t.env.timeout),
+        passes: 1,
+    };
+    match gate.wait(log) {
+        Ok(d) => Ok(d),
+        Err(e) => {
+            let stable = fly::last_stable(t, &img.reference, log)?;
+            fly::deploy(t, &stable.image_ref, "immediate", log)?;
+            Err(e.context(format!(
+                "rolled back to v{} ({})",
+                stable.version, stable.image_ref
+            )))
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
