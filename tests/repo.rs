@@ -377,3 +377,10 @@ fn pins_series_helper() {
     assert!(in_series("1.15.7", "1.15") && in_series("26", "26"));
     assert!(!in_series("1.150.0", "1.15") && !in_series("25.2", "26"));
 }
+
+#[test]
+fn the_flake_init_writes_is_this_repositorys() {
+    let written = read("crates/phx-xtask/templates/flake.nix");
+    assert_eq!(written, read("flake.nix"), "templates/flake.nix drifted from flake.nix: copy one over the other");
+    assert_eq!(read("crates/phx-xtask/templates/envrc"), read(".envrc"));
+}

@@ -68,6 +68,8 @@
 
             pkgs.docker-client
             pkgs.flyctl
+            # The deploy's health gate and notifications speak HTTP(S) through curl.
+            pkgs.curl
 
             pkgs.rustc
             pkgs.cargo
