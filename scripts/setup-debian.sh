@@ -17,8 +17,9 @@ packages=(
   docker.io debootstrap
   # The native service backend, and psql for poking at it.
   postgresql-15 postgresql-client-15 redis-server
-  # The image tests' registry (Debian's docker-registry, with htpasswd).
-  docker-registry apache2-utils
+  # The deploy's HTTP (curl), and for the tests: a real registry (Debian's
+  # docker-registry, with htpasswd) and a real reverse proxy (nginx).
+  curl docker-registry apache2-utils nginx-light
   # The repo's own checks (flake parsing) and the benchmarks.
   nix-bin hyperfine
   git ca-certificates procps

@@ -241,6 +241,13 @@ fn build(repo: &Repo, change: &str) -> String {
     sh(repo.dir(), "git rev-parse HEAD")
 }
 
+/// For scripts/bench-deploy.sh (with --nocapture): what the load saw, and
+/// the deploy's own timing lines. Nothing is asserted on them.
+fn figures(what: &str, served: usize, done: &Done) {
+    let timing: Vec<&str> = done.stderr.lines().filter(|l| l.contains("passed the gate") || l.contains(" in ") && l.contains("healthy after")).collect();
+    eprintln!("FIGURE {what}: {served} requests served, 0 failed; {}", timing.join(" | "));
+}
+
 fn version_through(port: u16) -> String {
     http_get(port, "/version")
         .map(|(_, b)| b)
@@ -329,6 +336,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     let (served, failed) = load.finish();
     assert_eq!(done.code, Some(0), "{}", done.all());
     assert!(failed.is_empty() && served > 0, "{failed:?}");
+    figures("rollback to v1", served, &done);
     assert!(version_through(nginx.port).contains(&v1));
 
     let status = deploy(&repo, &["deploy", "status", "staging"]);

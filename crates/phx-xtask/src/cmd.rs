@@ -80,6 +80,33 @@ impl Cmd {
         Cmd::new("mix", dir).args(args.iter().copied())
     }
 
+    /// `mix do a + b + c` from Mix commands that share a dir and variables
+    /// (the first part's are used): one invocation instead of several.
+    pub fn chain(parts: &[Cmd]) -> Cmd {
+        let first = &parts[0];
+        let mut whole = Cmd::new(&first.program, &first.dir).arg("do");
+        whole.env.clone_from(&first.env);
+        whole.late_env.clone_from(&first.late_env);
+        whole.templated = parts.iter().any(|p| p.templated);
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                whole.args.push("+".into());
+            }
+            whole.args.extend(part.args.iter().cloned());
+        }
+        whole
+    }
+
+    /// How a part of a chain is shown where its output starts in the log:
+    /// `+ mix compile --warnings-as-errors` (its variables are the chain's).
+    pub fn describe_part(&self, base: &Path) -> String {
+        let mut bare = self.clone();
+        bare.env.clear();
+        bare.late_env.clear();
+        let line = bare.describe(base);
+        format!("+ {}", line.trim_start_matches("$ "))
+    }
+
     pub fn arg(mut self, a: impl Into<String>) -> Cmd {
         self.args.push(a.into());
         self
@@ -167,6 +194,24 @@ mod tests {
         let d = c.describe(Path::new("/app"));
         assert!(!d.contains("hunter2"), "{d}");
         assert!(d.contains("postgres://u:***@h:5432/db"), "{d}");
+    }
+
+    #[test]
+    fn a_chain_is_one_mix_do_with_each_part_shown_on_its_own() {
+        let base = Path::new("/app");
+        let parts = [
+            Cmd::mix(base, &["deps.compile"]).env("MIX_ENV", "test"),
+            Cmd::mix(base, &["compile", "--warnings-as-errors"]).env("MIX_ENV", "test"),
+            Cmd::mix(base, &["test", "--cover"]).env("MIX_ENV", "test"),
+        ];
+        assert_eq!(
+            Cmd::chain(&parts).describe(base),
+            "$ MIX_ENV=test mix do deps.compile + compile --warnings-as-errors + test --cover"
+        );
+        assert_eq!(
+            parts[1].describe_part(base),
+            "+ mix compile --warnings-as-errors"
+        );
     }
 
     #[test]

@@ -40,9 +40,33 @@ pub enum Action {
         what: String,
         why: String,
     },
+    /// Mix commands of one env run back to back in one BEAM.
+    Chain(Chain),
+}
+
+/// Mix commands of one env (the same dir and variables) run as one `mix do
+/// a + b + c`: the BEAM boots and loads the project and its deps once
+/// instead of once per command, and Mix runs a task once per invocation, so
+/// a later command's implicit `compile` is free. The plan shows the real
+/// `mix do` line; the log is split back per command, and a failure names
+/// the command that failed, with its own hint.
+pub struct Chain {
+    pub parts: Vec<Cmd>,
+    /// When this gives a reason (a dep that builds inside `deps/`), the
+    /// chain waits until no other chain that says so runs, as such a dep
+    /// cannot be built by two envs at once.
+    pub exclusive: Option<GuardFn>,
 }
 
 impl Action {
+    /// One command as `Run`, several as a `Chain`.
+    pub fn chain(mut parts: Vec<Cmd>, exclusive: Option<GuardFn>) -> Action {
+        match parts.len() {
+            1 if exclusive.is_none() => Action::Run(parts.remove(0)),
+            _ => Action::Chain(Chain { parts, exclusive }),
+        }
+    }
+
     pub fn describe(&self, base: &Path) -> String {
         match self {
             Action::Run(cmd) => cmd.describe(base),
@@ -56,6 +80,13 @@ impl Action {
             Action::RunUnless { cmd, when, .. } => format!("{}  [{when}]", cmd.describe(base)),
             Action::Native { describe, .. } => format!("# {describe}"),
             Action::Skip { what, why } => format!("# skip {what}: {why}"),
+            Action::Chain(c) => {
+                let line = Cmd::chain(&c.parts).describe(base);
+                match c.exclusive {
+                    Some(_) => format!("{line}  [alone if a dep builds inside deps/]"),
+                    None => line,
+                }
+            }
         }
     }
 }
@@ -66,6 +97,10 @@ impl Action {
 pub struct Phase {
     pub needs: Vec<StepId>,
     pub actions: Vec<Action>,
+    /// Waits on other processes (containers starting up) rather than
+    /// computing, so it takes none of `--jobs`' slots and starts as soon as
+    /// its needs are met: the services start at t=0.
+    pub light: bool,
 }
 
 /// A precondition that probes the machine: it runs after every step is
@@ -112,6 +147,7 @@ impl StepPlan {
             phases: vec![Phase {
                 needs: needs.to_vec(),
                 actions,
+                light: false,
             }],
             checks: Vec::new(),
             programs: Vec::new(),
@@ -136,6 +172,7 @@ impl StepPlan {
         self.phases.push(Phase {
             needs: needs.to_vec(),
             actions,
+            light: false,
         });
         self
     }
@@ -155,6 +192,7 @@ impl StepPlan {
             .flat_map(|a| match a {
                 Action::Run(c) | Action::RunUnless { cmd: c, .. } => vec![c],
                 Action::Parallel(cmds) => cmds.iter().collect(),
+                Action::Chain(c) => c.parts.iter().collect(),
                 _ => Vec::new(),
             });
         let mut all: Vec<&str> = cmds.map(|c| c.program.as_str()).collect();
