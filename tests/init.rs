@@ -11,13 +11,14 @@ use std::process::Command;
 
 use common::{copy_tree, root, xtask};
 
-/// `cargo ARGS` in `dir`, building into a target dir of its own under
-/// this checkout's target/ (so a second run is warm), offline.
+/// `cargo ARGS` in `dir`, offline, building into this checkout's target/:
+/// the generated workspace has the same profile and lock, so every
+/// dependency the workspace built is reused.
 fn cargo(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO"))
         .args(args)
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", root().join("target/e2e-init"))
+        .env("CARGO_TARGET_DIR", root().join("target"))
         .env("CARGO_NET_OFFLINE", "true")
         .env_remove("XTASK_ROOT")
         .env_remove("XTASK_CONFIG")

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{anyhow, Result};
 
@@ -14,8 +14,19 @@ use crate::env::Env;
 use crate::ids::StepId;
 use crate::{proc, redact};
 
+mod chain;
+
 /// Called for each output line as it arrives (`-vv`).
 pub type Live = Arc<dyn Fn(StepId, &str) + Send + Sync>;
+
+/// Held by a build that must not run beside another env's (a dep that
+/// builds inside `deps/`).
+static ALONE: Mutex<()> = Mutex::new(());
+
+/// Waits until no other such build runs.
+pub fn alone() -> MutexGuard<'static, ()> {
+    ALONE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub struct Exec {
     pub id: StepId,
@@ -69,6 +80,12 @@ impl Exec {
     /// Echoes `cmd`, runs it with the exported env, and fails on a non-zero exit.
     pub fn run(&mut self, cmd: &Cmd) -> Result<()> {
         let code = self.run_unchecked(cmd)?;
+        self.judge(cmd, code, None)
+    }
+
+    /// Fails unless `code` is a clean exit; `whole` names the chain that
+    /// `cmd` was part of.
+    fn judge(&mut self, cmd: &Cmd, code: Option<i32>, whole: Option<&Cmd>) -> Result<()> {
         // The BEAM exits 0 on SIGTERM, so a mix we stopped would look passed.
         if proc::interrupted() {
             return Err(anyhow!(
@@ -83,15 +100,56 @@ impl Exec {
         if cmd.hint.is_some() {
             self.hint.clone_from(&cmd.hint);
         }
-        let what = cmd.fill(&self.vars).describe(&self.base);
+        let shown = |c: &Cmd| {
+            let d = c.fill(&self.vars).describe(&self.base);
+            d.trim_start_matches("$ ").to_string()
+        };
+        let what = shown(cmd);
+        let within = whole.map(|w| format!(", in `{}`", shown(w))).unwrap_or_default();
         Err(match code {
-            Some(c) => anyhow!("`{}` exited with code {c}", what.trim_start_matches("$ ")),
-            None => anyhow!("`{}` was killed by a signal", what.trim_start_matches("$ ")),
+            Some(c) => anyhow!("`{what}` exited with code {c}{within}"),
+            None => anyhow!("`{what}` was killed by a signal{within}"),
         })
     }
 
     /// Echoes and runs `cmd`, returning its exit code without judging it.
     pub fn run_unchecked(&mut self, cmd: &Cmd) -> Result<Option<i32>> {
+        self.execute(cmd, &[], |l| Some(l.to_string()))
+    }
+
+    /// Runs Mix commands as one `mix do`, echoed as such, with each part's
+    /// output after a `+ mix …` line; a failure names the part that failed
+    /// and takes its hint. Mix marks where each task starts only with
+    /// MIX_DEBUG set (`chain` turns the marks back into plain output).
+    pub fn run_chain(&mut self, parts: &[Cmd]) -> Result<()> {
+        let whole = Cmd::chain(parts);
+        let tasks = parts
+            .iter()
+            .map(|p| p.args.first().cloned().unwrap_or_default())
+            .collect();
+        let shown: Vec<String> = parts.iter().map(|p| p.describe_part(&self.base)).collect();
+        let mut split = chain::Splitter::new(tasks);
+        let code = self.execute(&whole, &[("MIX_DEBUG", "1")], |line| {
+            match split.feed(line)? {
+                chain::Out::Part(k) => Some(shown[k].clone()),
+                chain::Out::Line(l) => Some(l),
+            }
+        })?;
+        match split.current() {
+            Some(k) if code != Some(0) => self.judge(&parts[k], code, Some(&whole)),
+            _ => self.judge(&whole, code, None),
+        }
+    }
+
+    /// Echoes `cmd`, runs it with `hidden` added to its variables (they
+    /// change how it reports, not what it does, so the echo leaves them
+    /// out), and logs each output line `keep` returns.
+    fn execute(
+        &mut self,
+        cmd: &Cmd,
+        hidden: &[(&str, &str)],
+        mut keep: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Option<i32>> {
         if proc::interrupted() {
             return Err(anyhow!("interrupted before `{}`", cmd.program));
         }
@@ -113,6 +171,7 @@ impl Exec {
                 .chain(&self.env)
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
+        env.extend(hidden.iter().copied());
         let stdin = match &cmd.stdin_env {
             Some(var) => Some(self.snapshot.get(var).ok_or_else(|| {
                 anyhow!(
@@ -136,7 +195,8 @@ impl Exec {
             live(id, &echo);
         }
         let code = proc::run(&spawn, |l| {
-            let l = redact::line(l);
+            let Some(l) = keep(l) else { return };
+            let l = redact::line(&l);
             if let Some(live) = &live {
                 live(id, &l);
             }

@@ -169,7 +169,9 @@ fn xtask_toml(app_dir: &str, pins: &[(&str, String)]) -> String {
 
 const ALIAS: &str = "[alias]\nxtask = \"run --quiet --package xtask --\"\n";
 
-const WORKSPACE: &str = "[workspace]\nmembers = [\"xtask\"]\nresolver = \"2\"\n";
+/// The workspace, with debug info trimmed: a first `cargo xtask` compiles
+/// all of phx-xtask, and line tables keep backtraces useful for less.
+const WORKSPACE: &str = "[workspace]\nmembers = [\"xtask\"]\nresolver = \"2\"\n\n[profile.dev]\ndebug = \"line-tables-only\"\n\n[profile.dev.package.\"*\"]\ndebug = false\n";
 
 const THIN_MANIFEST: &str = "[package]\nname = \"xtask\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\nphx-xtask = { {{dependency}} }\n";
 

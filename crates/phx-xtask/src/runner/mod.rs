@@ -2,6 +2,7 @@
 //! of each step starts, `phase` runs a phase's actions on its thread, and
 //! `outcome` holds what the renderers hear.
 
+mod history;
 mod outcome;
 mod phase;
 mod schedule;

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::outcome::Opts;
-use crate::exec::Exec;
+use crate::exec::{self, Exec};
 use crate::ids::StepId;
 use crate::plan::{Action, Phase};
 
@@ -20,10 +20,19 @@ fn act(ctx: &mut Exec, action: Action) -> anyhow::Result<()> {
                     cmd.fill(&ctx.vars).describe(&ctx.base)
                 );
                 ctx.log(line);
+                ctx.notes.push(format!("skipped: {why}"));
                 Ok(())
             }
             None => ctx.run(&cmd),
         },
+        Action::Chain(chain) => {
+            let why = chain.exclusive.as_ref().and_then(|alone| alone(ctx));
+            let _alone = why.map(|why| {
+                ctx.log(format!("# one env builds at a time: {why}"));
+                exec::alone()
+            });
+            ctx.run_chain(&chain.parts)
+        }
         Action::Native { describe, run } => {
             ctx.log(format!("# {describe}"));
             run(ctx)

@@ -2,16 +2,20 @@
 //! up to `--jobs`, each phase on its own thread.
 //!
 //! 1. Steps skipped at planning are settled first.
-//! 2. Loop: settle the steps that can never start, then start every phase
-//!    whose needs are done, until `jobs` run.
+//! 2. Loop: settle the steps that can never start, then start the phases
+//!    whose needs are done, until `jobs` run: light phases (services
+//!    starting) at once and without a slot, then the others by the longest
+//!    remaining path (`history`), so dialyzer starts before credo.
 //! 3. Wait for one phase to end; settle its step (ok, failed, next phase).
 //! 4. After a failure (without `--keep-going`) or a signal, start nothing
 //!    new, let what runs end, and mark the rest "not run".
+//! 5. Record how long each passed step's phases took, for the next run.
 
 use std::collections::VecDeque;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use super::history::History;
 use super::outcome::{Opts, Outcome, Status, Summary, Ui};
 use super::phase::{run_phase, PhaseDone};
 use crate::ids::StepId;
@@ -22,8 +26,14 @@ use crate::proc;
 struct Slot {
     hint: String,
     running: bool,
+    /// The running phase is light: it holds no `--jobs` slot.
+    light: bool,
     done: bool,
     phases: VecDeque<Phase>,
+    /// How many phases the step was planned with.
+    planned: usize,
+    /// Each finished phase's time, for the history.
+    phase_ms: Vec<u64>,
     notes: Vec<String>,
     outcome: Outcome,
 }
@@ -34,13 +44,17 @@ struct Scheduler<'a> {
     ui: &'a mut dyn Ui,
     tx: mpsc::Sender<PhaseDone>,
     running: usize,
+    /// Running phases that hold a `--jobs` slot.
+    busy: usize,
     first_failure: Option<StepId>,
+    history: History,
 }
 
 pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
     let started = Instant::now();
     let (tx, rx) = mpsc::channel();
-    let mut s = Scheduler::new(plans, opts, ui, tx);
+    let history = History::load(&opts.base);
+    let mut s = Scheduler::new(plans, opts, ui, tx, history);
     loop {
         s.start_ready();
         if s.running == 0 {
@@ -49,6 +63,7 @@ pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
         s.phase_ended(rx.recv().expect("a running phase always reports"));
     }
     s.settle_unstarted();
+    s.record_history();
     let summary = Summary {
         outcomes: s.slots.into_iter().map(|slot| slot.outcome).collect(),
         wall: started.elapsed(),
@@ -64,13 +79,17 @@ impl<'a> Scheduler<'a> {
         opts: Opts,
         ui: &'a mut dyn Ui,
         tx: mpsc::Sender<PhaseDone>,
+        history: History,
     ) -> Self {
         let slots = plans
             .into_iter()
             .map(|p| Slot {
                 hint: p.hint,
                 running: false,
+                light: false,
                 done: false,
+                planned: p.phases.len(),
+                phase_ms: Vec::new(),
                 phases: p.phases.into(),
                 notes: Vec::new(),
                 outcome: Outcome {
@@ -89,7 +108,9 @@ impl<'a> Scheduler<'a> {
             ui,
             tx,
             running: 0,
+            busy: 0,
             first_failure: None,
+            history,
         };
         for i in 0..s.slots.len() {
             if let Some(why) = s.slots[i].outcome.detail.take() {
@@ -141,31 +162,79 @@ impl<'a> Scheduler<'a> {
         proc::interrupted() || (self.first_failure.is_some() && !self.opts.keep_going)
     }
 
-    /// Settles what can never start, then starts what is ready, until
-    /// nothing changes.
+    /// Settles what can never start (until nothing changes), then starts
+    /// what is ready: light phases at once, then the rest by priority.
     fn start_ready(&mut self) {
         let mut changed = true;
         while changed {
             changed = false;
             for i in 0..self.slots.len() {
-                if !self.pending(i) {
-                    continue;
-                }
-                if let Some(b) = self.blocker(i) {
+                if let Some(b) = self.pending(i).then(|| self.blocker(i)).flatten() {
                     self.settle(
                         i,
                         Status::NotRun,
                         Some(format!("needs {b}, which did not pass")),
                     );
                     changed = true;
-                } else if self.needs(i).iter().all(|&j| self.slots[j].done)
-                    && !self.stopping()
-                    && self.running < self.opts.jobs.max(1)
-                {
-                    self.spawn(i);
                 }
             }
         }
+        if self.stopping() {
+            return;
+        }
+        let mut ready: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.pending(i) && self.needs(i).iter().all(|&j| self.slots[j].done))
+            .collect();
+        for &i in &ready {
+            if self.front_is_light(i) {
+                self.spawn(i);
+            }
+        }
+        ready.retain(|&i| !self.slots[i].running);
+        // A stable sort: steps with equal paths keep the plan's order.
+        ready.sort_by_key(|&i| std::cmp::Reverse(self.priority(i)));
+        for i in ready {
+            if self.busy >= self.opts.jobs.max(1) {
+                break;
+            }
+            self.spawn(i);
+        }
+    }
+
+    fn front_is_light(&self, i: usize) -> bool {
+        self.slots[i].phases.front().is_some_and(|p| p.light)
+    }
+
+    /// The expected time of step `i`'s phases from its `k`-th remaining one.
+    fn remaining_ms(&self, i: usize, k: usize) -> u64 {
+        let slot = &self.slots[i];
+        let first = slot.planned - slot.phases.len();
+        (first + k..slot.planned)
+            .map(|n| self.history.phase_ms(slot.outcome.id, n, slot.planned))
+            .sum()
+    }
+
+    /// The longest expected path from now through step `i` to the end of
+    /// the run: its own phases still to run, then the steps that wait for it.
+    fn priority(&self, i: usize) -> u64 {
+        self.remaining_ms(i, 0) + self.tail_ms(i, 0)
+    }
+
+    /// The longest expected path through the steps that wait for step `i`.
+    fn tail_ms(&self, i: usize, depth: usize) -> u64 {
+        let id = self.slots[i].outcome.id;
+        // Needs form no cycle; the bound keeps a bad plan from looping.
+        if depth > self.slots.len() {
+            return 0;
+        }
+        (0..self.slots.len())
+            .filter(|&j| j != i && !self.slots[j].done)
+            .filter_map(|j| {
+                let k = self.slots[j].phases.iter().position(|p| p.needs.contains(&id))?;
+                Some(self.remaining_ms(j, k) + self.tail_ms(j, depth + 1))
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     fn spawn(&mut self, i: usize) {
@@ -175,7 +244,11 @@ impl<'a> Scheduler<'a> {
             self.ui.started(slot.outcome.id);
         }
         slot.running = true;
+        slot.light = phase.light;
         self.running += 1;
+        if !phase.light {
+            self.busy += 1;
+        }
         let (tx, opts, id) = (self.tx.clone(), Arc::clone(&self.opts), slot.outcome.id);
         std::thread::spawn(move || {
             let _ = tx.send(run_phase(i, id, phase, &opts));
@@ -186,8 +259,12 @@ impl<'a> Scheduler<'a> {
         self.running -= 1;
         let i = done.index;
         let slot = &mut self.slots[i];
+        if !slot.light {
+            self.busy -= 1;
+        }
         slot.running = false;
         slot.outcome.duration += done.duration;
+        slot.phase_ms.push(done.duration.as_millis() as u64);
         slot.outcome.log.extend(done.log);
         slot.notes.extend(done.notes);
         slot.outcome.facts.extend(done.facts);
@@ -203,6 +280,20 @@ impl<'a> Scheduler<'a> {
         } else if slot.phases.is_empty() {
             let note = Some(slot.notes.join("; "));
             self.settle(i, Status::Ok, note);
+        }
+    }
+
+    /// Keeps the phase times of every step that passed, for the next run.
+    fn record_history(&mut self) {
+        let mut passed = false;
+        for slot in &self.slots {
+            if slot.outcome.status == Status::Ok && slot.phase_ms.len() == slot.planned {
+                self.history.record(slot.outcome.id, slot.phase_ms.clone());
+                passed = true;
+            }
+        }
+        if passed {
+            self.history.save(&self.opts.base);
         }
     }
 

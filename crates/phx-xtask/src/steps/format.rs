@@ -9,12 +9,28 @@ pub fn plan(ctx: &Ctx) -> StepPlan {
         true => Cmd::mix(ctx.app, &["format"]),
         false => Cmd::mix(ctx.app, &["format", "--check-formatted"]),
     };
-    // Formatter plugins (Phoenix's HTML formatter) come from deps, so the
-    // step waits for them; it never compiles the app itself.
+    // `import_deps` reads the deps' own .formatter.exs, so the step waits
+    // for them. Plugins (Phoenix's HTML formatter) must be compiled: Mix's
+    // format task runs `loadpaths`, which compiles deps, and `compile` if a
+    // plugin is missing, so then it waits for the build env's compile
+    // rather than race it.
+    let needs = match plugins(ctx.app) && ctx.selected.contains(&StepId::Compile) {
+        true => StepId::Compile,
+        false => StepId::Deps,
+    };
     StepPlan::new(
         StepId::Format,
-        &[StepId::Deps],
+        &[needs],
         vec![Action::Run(cmd)],
         "run `cargo xtask format --fix`, then commit",
     )
+}
+
+/// Whether .formatter.exs lists `plugins:`.
+fn plugins(app: &std::path::Path) -> bool {
+    std::fs::read_to_string(app.join(".formatter.exs")).is_ok_and(|t| {
+        t.lines()
+            .map(|l| l.split('#').next().unwrap_or_default())
+            .any(|l| l.contains("plugins:"))
+    })
 }
