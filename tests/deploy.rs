@@ -20,17 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{eventually, http_get, serial, sh, Done, Repo, IMAGES};
-
-fn docker(args: &[&str]) -> (bool, String) {
-    let out = Command::new("docker").args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text.trim().to_string())
-}
+use common::{docker, eventually, http_get, serial, sh, Done, Repo, IMAGES};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -244,8 +234,17 @@ fn build(repo: &Repo, change: &str) -> String {
 /// For scripts/bench-deploy.sh (with --nocapture): what the load saw, and
 /// the deploy's own timing lines. Nothing is asserted on them.
 fn figures(what: &str, served: usize, done: &Done) {
-    let timing: Vec<&str> = done.stderr.lines().filter(|l| l.contains("passed the gate") || l.contains(" in ") && l.contains("healthy after")).collect();
-    eprintln!("FIGURE {what}: {served} requests served, 0 failed; {}", timing.join(" | "));
+    let timing: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| {
+            l.contains("passed the gate") || l.contains(" in ") && l.contains("healthy after")
+        })
+        .collect();
+    eprintln!(
+        "FIGURE {what}: {served} requests served, 0 failed; {}",
+        timing.join(" | ")
+    );
 }
 
 fn version_through(port: u16) -> String {

@@ -12,20 +12,10 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{eventually, http_get, serial, sh, Done, Repo, IMAGES};
+use common::{docker, eventually, http_get, serial, sh, Done, Repo, IMAGES};
 
 fn json(done: &Done) -> serde_json::Value {
     serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("{e}: {}", done.all()))
-}
-
-pub fn docker(args: &[&str]) -> (bool, String) {
-    let out = Command::new("docker").args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text.trim().to_string())
 }
 
 /// Removes containers and the network on drop.

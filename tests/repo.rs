@@ -381,6 +381,10 @@ fn pins_series_helper() {
 #[test]
 fn the_flake_init_writes_is_this_repositorys() {
     let written = read("crates/phx-xtask/templates/flake.nix");
-    assert_eq!(written, read("flake.nix"), "templates/flake.nix drifted from flake.nix: copy one over the other");
+    assert_eq!(
+        written,
+        read("flake.nix"),
+        "templates/flake.nix drifted from flake.nix: copy one over the other"
+    );
     assert_eq!(read("crates/phx-xtask/templates/envrc"), read(".envrc"));
 }

@@ -342,3 +342,14 @@ impl Drop for Repo {
         }
     }
 }
+
+/// `docker ARGS`: whether it succeeded, and what it printed.
+pub fn docker(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker").args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text.trim().to_string())
+}

@@ -89,23 +89,8 @@ pub fn ask_erl(erl: &Path) -> Result<String> {
 
 fn ask(program: &Path, args: &[&str]) -> Result<String> {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let program_s = program.display().to_string();
-    let spawn = proc::Spawn {
-        program: &program_s,
-        args: &args,
-        dir: Path::new("/"),
-        env: Vec::new(),
-        stdin: None,
-    };
-    let out = proc::output(&spawn, ASK_TIMEOUT, |_| {})?;
-    if !out.status.success() {
-        bail!(
-            "{program_s} exited with {}: {}",
-            out.status,
-            out.stderr.trim()
-        );
-    }
-    Ok(out.stdout)
+    let program = program.display().to_string();
+    proc::read(&proc::Spawn::new(&program, &args), ASK_TIMEOUT)
 }
 
 /// `<root>/bin/erl` → `<root>/releases/<major>/OTP_VERSION` (the newest

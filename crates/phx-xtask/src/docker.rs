@@ -119,11 +119,8 @@ pub fn info(host: &str, limit: Duration) -> Result<Info> {
 pub fn cli(host: &str, args: &[&str], limit: Duration) -> Result<String> {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let spawn = proc::Spawn {
-        program: "docker",
-        args: &args,
-        dir: Path::new("/"),
         env: vec![("DOCKER_HOST", host)],
-        stdin: None,
+        ..proc::Spawn::new("docker", &args)
     };
     let out = proc::output(&spawn, limit, |_| {})?;
     if !out.status.success() {

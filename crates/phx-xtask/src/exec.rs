@@ -105,7 +105,9 @@ impl Exec {
             d.trim_start_matches("$ ").to_string()
         };
         let what = shown(cmd);
-        let within = whole.map(|w| format!(", in `{}`", shown(w))).unwrap_or_default();
+        let within = whole
+            .map(|w| format!(", in `{}`", shown(w)))
+            .unwrap_or_default();
         Err(match code {
             Some(c) => anyhow!("`{what}` exited with code {c}{within}"),
             None => anyhow!("`{what}` was killed by a signal{within}"),

@@ -3,7 +3,6 @@
 //! on every machine that deploys). A URL that is a secret (a webhook) goes
 //! to curl on stdin as its config, never on the command line.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -89,11 +88,8 @@ fn escape(s: &str) -> String {
 
 fn curl(args: &[String], stdin: Option<&[u8]>, limit: Duration) -> Result<String> {
     let spawn = proc::Spawn {
-        program: "curl",
-        args,
-        dir: Path::new("/"),
-        env: Vec::new(),
         stdin,
+        ..proc::Spawn::new("curl", args)
     };
     let out = proc::output(&spawn, limit, |_| {})?;
     if !out.status.success() {

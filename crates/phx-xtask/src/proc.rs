@@ -136,6 +136,34 @@ pub struct Spawn<'a> {
     pub stdin: Option<&'a [u8]>,
 }
 
+impl<'a> Spawn<'a> {
+    /// `program args…` in `/`, with nothing added to its environment.
+    pub fn new(program: &'a str, args: &'a [String]) -> Spawn<'a> {
+        Spawn {
+            program,
+            args,
+            dir: Path::new("/"),
+            env: Vec::new(),
+            stdin: None,
+        }
+    }
+}
+
+/// A short command's stdout when it succeeds; otherwise an error with
+/// its status and what it said on stderr.
+pub fn read(s: &Spawn, timeout: Duration) -> Result<String> {
+    let out = output(s, timeout, |_| {})?;
+    if !out.status.success() {
+        bail!(
+            "`{}` exited with {}: {}",
+            s.program,
+            out.status,
+            out.stderr.trim()
+        );
+    }
+    Ok(out.stdout)
+}
+
 fn expression(s: &Spawn) -> duct::Expression {
     let mut e = duct::cmd(s.program, s.args).dir(s.dir);
     // duct keeps the first value it is given for a name.

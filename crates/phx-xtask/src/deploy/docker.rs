@@ -4,7 +4,6 @@
 //! old release, then stop it (kept, for a fast rollback). A release that
 //! never gets healthy is removed, and the old one never stopped serving.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -121,11 +120,8 @@ pub fn last_logs(t: &Target, name: &str) -> String {
     let args = ["logs", "--tail", "15", name];
     let a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let spawn = proc::Spawn {
-        program: "docker",
-        args: &a,
-        dir: Path::new("/"),
         env: vec![("DOCKER_HOST", &t.host)],
-        stdin: None,
+        ..proc::Spawn::new("docker", &a)
     };
     let out = proc::output(&spawn, DOCKER, |_| {})
         .map(|o| format!("{}{}", o.stdout, o.stderr))
@@ -150,13 +146,7 @@ pub fn switch(t: &Target, port: u16, revision: &str, log: &mut dyn FnMut(String)
         .proxy_reload
         .split_first()
         .expect("settings checked it");
-    let spawn = proc::Spawn {
-        program,
-        args,
-        dir: Path::new("/"),
-        env: Vec::new(),
-        stdin: None,
-    };
+    let spawn = proc::Spawn::new(program, args);
     let out = proc::output(&spawn, Duration::from_secs(30), |_| {})?;
     if !out.status.success() {
         bail!(

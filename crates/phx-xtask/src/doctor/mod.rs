@@ -22,7 +22,9 @@ use crate::run::{Exit, Mode, Run, Verbosity};
 use crate::{docker, redact};
 use output::{json, problems, table};
 use probe::Probe;
-use rows::{app_row, daemon_row, disk_row, flake_row, nix_row, Judge, Level, Need, Pin, Report};
+use rows::{
+    app_row, daemon_row, disk_row, flake_row, nix_row, Judge, Level, Need, Pin, Report, Row,
+};
 
 /// Every check, run at the same time; the slowest (starting the BEAM)
 /// decides how long the doctor takes.
@@ -158,27 +160,51 @@ pub fn preflight(run: &Run) -> Result<()> {
     // The errors end the run with one message that lists them; under GitHub
     // Actions they are annotations as well.
     let github = run.mode == Mode::Github;
-    problems(
-        report
-            .rows
-            .iter()
-            .filter(|r| github || r.level == Level::Warning),
-        github,
-    );
     if let Some(msg) = output::errors(&report) {
+        problems(
+            report
+                .rows
+                .iter()
+                .filter(|r| github && r.level == Level::Error),
+            github,
+        );
         bail!("{msg}");
     }
-    if run.verbosity > Verbosity::Quiet {
-        let versions: Vec<String> = report
-            .rows
+    // Outside the dev shell the pins are advice: the versions that differ
+    // are one line here and the whole table in `cargo xtask doctor`. Tools
+    // that `ci` does not use (flyctl, nix) are the doctor's business only.
+    let drifted: Vec<&Row> = report
+        .rows
+        .iter()
+        .filter(|r| r.matches == Some(false) && r.level == Level::Warning)
+        .collect();
+    let others = report.rows.iter().filter(|r| {
+        r.level == Level::Warning
+            && r.matches != Some(false)
+            && !(["flyctl", "nix"].contains(&r.check) && !r.found)
+    });
+    problems(others, github);
+    if !drifted.is_empty() {
+        let list: Vec<String> = drifted
             .iter()
-            .filter_map(|r| Some(format!("{} {}", r.check, r.version.as_deref()?)))
+            .map(|r| {
+                format!(
+                    "{} {} ({})",
+                    r.check,
+                    r.version.as_deref().unwrap_or("?"),
+                    r.pin.as_deref().unwrap_or("?")
+                )
+            })
             .collect();
         eprintln!(
-            "doctor: {} in {}",
-            versions.join(", "),
-            secs(report.elapsed)
+            "doctor: {} {} from the pins: {}; `cargo xtask doctor` for details, `nix develop` for the pinned ones",
+            list.len(),
+            if list.len() == 1 { "tool differs" } else { "tools differ" },
+            list.join(", ")
         );
+    }
+    if run.verbosity > Verbosity::Quiet {
+        eprintln!("doctor: checked in {}", secs(report.elapsed));
     }
     Ok(())
 }

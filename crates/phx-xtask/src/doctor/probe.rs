@@ -108,14 +108,8 @@ pub fn npm(env: &Env) -> Probe {
 /// Runs a program with both outputs captured, within the bound.
 fn output(program: &Path, args: &[&str]) -> Result<String, String> {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let program_s = program.display().to_string();
-    let spawn = proc::Spawn {
-        program: &program_s,
-        args: &args,
-        dir: Path::new("/"),
-        env: Vec::new(),
-        stdin: None,
-    };
+    let program = program.display().to_string();
+    let spawn = proc::Spawn::new(&program, &args);
     let out = proc::output(&spawn, VERSION_TIMEOUT, |_| {}).map_err(|e| format!("{e:#}"))?;
     let text = format!("{}{}", out.stdout, out.stderr);
     match out.status.success() {

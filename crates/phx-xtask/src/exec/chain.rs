@@ -88,10 +88,12 @@ impl Splitter {
     /// next part when an alias's first task has another name.
     fn child(&mut self, task: &str) -> Option<usize> {
         let from = self.current.map_or(0, |c| c + 1);
-        let next = match (self.tasks[from.min(self.tasks.len())..]
-            .iter()
-            .position(|t| t == task), self.current)
-        {
+        let next = match (
+            self.tasks[from.min(self.tasks.len())..]
+                .iter()
+                .position(|t| t == task),
+            self.current,
+        ) {
             (Some(j), _) => from + j,
             (None, None) => 0,
             (None, Some(c)) if self.current_ended && c + 1 < self.tasks.len() => c + 1,

@@ -19,9 +19,9 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 
 use crate::cli::{MigrateAction, MigrateArgs, MigrateTarget};
-use crate::cmd::Cmd;
 use crate::exec::Exec;
 use crate::ids::StepId;
+use crate::migrations::command as configured;
 use crate::migrations::files::{self, Migration};
 use crate::mixproj::MixProject;
 use crate::run::{Exit, Run};
@@ -69,19 +69,6 @@ fn target_name(target: MigrateTarget) -> &'static str {
     }
 }
 
-/// A configured argv (`[migrate] up`) as a command in the app dir, with
-/// `{version}` filled in.
-fn configured(key: &str, argv: &[String], app: &Path, version: Option<i64>) -> Result<Cmd> {
-    let Some((program, rest)) = argv.split_first() else {
-        bail!("[migrate] {key} is empty: give the command as a list, like [\"mix\", \"ecto.migrate\"]");
-    };
-    let fill = |a: &String| match version {
-        Some(v) => a.replace("{version}", &v.to_string()),
-        None => a.clone(),
-    };
-    Ok(Cmd::new(&fill(program), app).args(rest.iter().map(fill)))
-}
-
 /// Runs commands as the steps do (echoed, secrets masked, status judged),
 /// with their output on stderr as it comes.
 fn exec(ctx: &Ctx) -> Exec {
@@ -114,23 +101,4 @@ fn finish(result: Result<()>, hint: &str) -> Exit {
     eprintln!("error: {}", redact::line(&format!("{e:#}")));
     eprintln!("hint: {hint}");
     Exit::Failed
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn configured_commands_fill_the_version() {
-        let argv: Vec<String> = ["mix", "ecto.rollback", "--to", "{version}"]
-            .map(String::from)
-            .to_vec();
-        let cmd = configured("rollback", &argv, Path::new("/app"), Some(20240101120000)).unwrap();
-        assert_eq!(
-            cmd.describe(Path::new("/app")),
-            "$ mix ecto.rollback --to 20240101120000"
-        );
-        let err = configured("up", &[], Path::new("/app"), None).unwrap_err();
-        assert!(err.to_string().contains("[migrate] up is empty"), "{err}");
-    }
 }

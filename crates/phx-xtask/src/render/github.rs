@@ -22,6 +22,17 @@ pub struct Github {
     verbosity: Verbosity,
     paths: Paths,
     step_summary: Option<PathBuf>,
+    /// Annotations, sent after every step ended so that one problem that
+    /// two steps report (a warning in `compile` and in the test build) is
+    /// one annotation naming both.
+    pending: Vec<Pending>,
+}
+
+/// One annotation: where, what, and the steps that reported it.
+struct Pending {
+    props: String,
+    message: String,
+    steps: Vec<&'static str>,
 }
 
 impl Github {
@@ -31,17 +42,31 @@ impl Github {
             verbosity,
             paths: Paths::new(app, env.get("GITHUB_WORKSPACE")),
             step_summary,
+            pending: Vec::new(),
         }
     }
 }
 
 impl Ui for Github {
     fn finished(&mut self, o: &Outcome) {
-        let text = step(o, self.verbosity, &self.paths);
+        let mut text = step(o, self.verbosity);
+        if o.status == Status::Failed {
+            let (found, more) = annotations(o, &self.paths);
+            for (props, message) in found {
+                self.add(o.id.name(), props, message);
+            }
+            if let Some(more) = more {
+                text.push_str(&more);
+                text.push('\n');
+            }
+        }
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
 
     fn summary(&mut self, s: &Summary) {
+        for a in std::mem::take(&mut self.pending) {
+            eprintln!("{}", a.line());
+        }
         eprint!("{}", summary_text(s));
         let Some(path) = &self.step_summary else {
             return;
@@ -58,8 +83,47 @@ impl Ui for Github {
     }
 }
 
-/// Everything printed for one finished step.
-pub fn step(o: &Outcome, verbosity: Verbosity, paths: &Paths) -> String {
+impl Github {
+    fn add(&mut self, step: &'static str, props: String, message: String) {
+        match self
+            .pending
+            .iter_mut()
+            .find(|p| p.props == props && p.message == message)
+        {
+            Some(p) if !p.steps.contains(&step) => p.steps.push(step),
+            Some(_) => {}
+            None => self.pending.push(Pending {
+                props,
+                message,
+                steps: vec![step],
+            }),
+        }
+    }
+}
+
+impl Pending {
+    /// `::error file=…,line=…,title=compile and test::message`; a problem
+    /// without a place is titled `<steps> failed`.
+    fn line(&self) -> String {
+        let steps = self.steps.join(" and ");
+        match self.props.is_empty() {
+            true => format!(
+                "::error title={}::{}",
+                property(&format!("{steps} failed")),
+                self.message
+            ),
+            false => format!(
+                "::error {},title={}::{}",
+                self.props,
+                property(&steps),
+                self.message
+            ),
+        }
+    }
+}
+
+/// Everything printed for one finished step (its annotations come at the end).
+pub fn step(o: &Outcome, verbosity: Verbosity) -> String {
     let name = o.id.name();
     let detail = o.detail.as_deref().map(redact::line).unwrap_or_default();
     let mut out = String::new();
@@ -103,18 +167,13 @@ pub fn step(o: &Outcome, verbosity: Verbosity, paths: &Paths) -> String {
             secs(o.duration)
         );
     }
-    if o.status == Status::Failed {
-        for line in annotations(o, paths) {
-            let _ = writeln!(out, "{line}");
-        }
-    }
     out
 }
 
-/// The `::error` lines for a failed step: one per place found in its log, or
-/// one naming the step and its fix when the log names no place.
-pub fn annotations(o: &Outcome, paths: &Paths) -> Vec<String> {
-    let name = o.id.name();
+/// The annotations of a failed step, as (properties, message) without the
+/// title: one per place found in its log (at most ten, with a line saying
+/// how many more), or one naming the step's fix when no place is found.
+pub fn annotations(o: &Outcome, paths: &Paths) -> (Vec<(String, String)>, Option<String>) {
     let hits = annotations::parse(&o.log);
     if hits.is_empty() {
         let hint = o
@@ -122,13 +181,9 @@ pub fn annotations(o: &Outcome, paths: &Paths) -> Vec<String> {
             .as_deref()
             .map(redact::line)
             .unwrap_or_else(|| "see the step's log".into());
-        return vec![format!(
-            "::error title={}::{}",
-            property(&format!("{name} failed")),
-            data(&hint)
-        )];
+        return (vec![(String::new(), data(&hint))], None);
     }
-    let mut lines: Vec<String> = hits
+    let found = hits
         .iter()
         .take(MAX_ANNOTATIONS)
         .map(|h| {
@@ -139,17 +194,17 @@ pub fn annotations(o: &Outcome, paths: &Paths) -> Vec<String> {
             if let Some(c) = h.col {
                 let _ = write!(props, ",col={c}");
             }
-            let _ = write!(props, ",title={}", property(name));
-            format!("::error {props}::{}", data(&redact::line(&h.message)))
+            (props, data(&redact::line(&h.message)))
         })
         .collect();
-    if hits.len() > MAX_ANNOTATIONS {
-        lines.push(format!(
-            "{name}: {} more problems in the log above",
+    let more = (hits.len() > MAX_ANNOTATIONS).then(|| {
+        format!(
+            "{}: {} more problems in the log above",
+            o.id.name(),
             hits.len() - MAX_ANNOTATIONS
-        ));
-    }
-    lines
+        )
+    });
+    (found, more)
 }
 
 /// The summary as a Markdown table, for `$GITHUB_STEP_SUMMARY`.
@@ -174,10 +229,9 @@ pub fn markdown(s: &Summary) -> String {
         } else {
             ""
         };
-        let note = o
-            .detail
-            .as_deref()
-            .map(|d| format!("{lead}{}", cell(&redact::line(d))))
+        let _ = lead;
+        let note = super::rows::row_text(o)
+            .map(|d| cell(&redact::line(&d)))
             .unwrap_or_default();
         let _ = writeln!(
             md,
@@ -256,11 +310,8 @@ mod tests {
     #[test]
     fn failed_step_is_grouped_then_annotated() {
         let log = "$ mix compile\nwarning: variable \"x\" is unused\n  lib/demo/slug.ex:20: Demo.Slug.slugify/1\n::add-mask::x";
-        let text = step(
-            &outcome(Status::Failed, log, Some("fix the warnings")),
-            Verbosity::Normal,
-            &paths(),
-        );
+        let o = outcome(Status::Failed, log, Some("fix the warnings"));
+        let text = step(&o, Verbosity::Normal);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "::group::compile (failed, 1.50s)");
         assert!(
@@ -281,10 +332,22 @@ mod tests {
             lines[resume + 2],
             "compile: failed in 1.50s: fix the warnings"
         );
-        assert_eq!(
-            lines[resume + 3],
-            "::error file=demo/lib/demo/slug.ex,line=20,title=compile::variable \"x\" is unused"
-        );
+        // The annotations come once every step has ended, each place once,
+        // naming every step that reported it.
+        let mut gh = Github {
+            verbosity: Verbosity::Normal,
+            paths: paths(),
+            step_summary: None,
+            pending: Vec::new(),
+        };
+        for id in [StepId::Compile, StepId::Test] {
+            let (found, _) = annotations(&Outcome { id, ..o.clone() }, &gh.paths);
+            for (props, message) in found {
+                gh.add(id.name(), props, message);
+            }
+        }
+        let lines: Vec<String> = gh.pending.iter().map(Pending::line).collect();
+        assert_eq!(lines, ["::error file=demo/lib/demo/slug.ex,line=20,title=compile and test::variable \"x\" is unused"]);
     }
 
     #[test]
@@ -292,14 +355,22 @@ mod tests {
         let log: String = (1..=13)
             .map(|i| format!("lib/a.ex:{i}: problem {i}\n"))
             .collect();
-        let lines = annotations(&outcome(Status::Failed, &log, None), &paths());
-        assert_eq!(lines.len(), MAX_ANNOTATIONS + 1);
-        assert_eq!(lines[10], "compile: 3 more problems in the log above");
-        let none = annotations(
+        let (found, more) = annotations(&outcome(Status::Failed, &log, None), &paths());
+        assert_eq!(found.len(), MAX_ANNOTATIONS);
+        assert_eq!(
+            more.as_deref(),
+            Some("compile: 3 more problems in the log above")
+        );
+        let (none, _) = annotations(
             &outcome(Status::Failed, "boom", Some("run `mix compile`")),
             &paths(),
         );
-        assert_eq!(none, ["::error title=compile failed::run `mix compile`"]);
+        let p = Pending {
+            props: none[0].0.clone(),
+            message: none[0].1.clone(),
+            steps: vec!["compile"],
+        };
+        assert_eq!(p.line(), "::error title=compile failed::run `mix compile`");
     }
 
     #[test]
@@ -307,16 +378,12 @@ mod tests {
         let skipped = step(
             &outcome(Status::Skipped, "", Some("credo is not a dependency")),
             Verbosity::Normal,
-            &paths(),
         );
         assert_eq!(
             skipped,
             "::notice title=compile skipped::credo is not a dependency\n"
         );
-        assert_eq!(
-            step(&outcome(Status::Ok, "x", None), Verbosity::Quiet, &paths()),
-            ""
-        );
+        assert_eq!(step(&outcome(Status::Ok, "x", None), Verbosity::Quiet), "");
     }
 
     #[test]

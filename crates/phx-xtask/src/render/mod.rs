@@ -4,6 +4,7 @@
 //! and logs go to stderr; data (the JSON summary) goes to stdout.
 
 pub mod annotations;
+pub mod figures;
 pub mod github;
 mod plain;
 pub mod rows;

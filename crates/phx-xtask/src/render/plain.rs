@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::rows::{secs, shows_log, summary_json, summary_text};
+use super::rows::{row_text, secs, shows_log, summary_json, summary_text};
 use crate::run::Verbosity;
 use crate::runner::{Outcome, Status, Summary, Ui};
 
@@ -24,11 +24,7 @@ impl Ui for Plain {
             }
         }
         if self.verbosity > Verbosity::Quiet || o.status == Status::Failed {
-            let detail = o
-                .detail
-                .as_deref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default();
+            let detail = row_text(o).map(|d| format!(": {d}")).unwrap_or_default();
             let _ = writeln!(
                 err,
                 "[{name}] {} in {}{detail}",

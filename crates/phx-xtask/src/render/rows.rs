@@ -5,8 +5,24 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::figures;
 use crate::run::Verbosity;
 use crate::runner::{Outcome, Status, Summary};
+
+/// What a finished step's row says after its status and time: its
+/// figures, then its detail (the fix, or why it was skipped).
+pub fn row_text(o: &Outcome) -> Option<String> {
+    let figures = figures::of(o).text();
+    let detail = o.detail.as_deref().map(|d| match o.status {
+        Status::Failed => format!("fix: {d}"),
+        _ => d.to_string(),
+    });
+    match (figures.is_empty(), detail) {
+        (true, d) => d,
+        (false, None) => Some(figures),
+        (false, Some(d)) => Some(format!("{figures}; {d}")),
+    }
+}
 
 pub fn secs(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
@@ -44,13 +60,8 @@ pub fn summary_text(s: &Summary) -> String {
             o.id.name(),
             dur
         );
-        if let Some(d) = &o.detail {
-            let lead = if o.status == Status::Failed {
-                "fix: "
-            } else {
-                ""
-            };
-            row.push_str(&format!("  {lead}{d}"));
+        if let Some(text) = row_text(o) {
+            row.push_str(&format!("  {text}"));
         }
         out.push_str(row.trim_end());
         out.push('\n');
@@ -74,6 +85,7 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
                 "status": o.status,
                 "duration_ms": o.duration.as_millis() as u64,
                 "detail": o.detail.as_deref().map(crate::redact::line),
+                "figures": figures::of(o).json(),
                 "facts": o.facts,
             })
         })

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::rows::{secs, shows_log, summary_text};
+use super::rows::{row_text, secs, shows_log};
 use crate::exec::Live;
 use crate::ids::StepId;
 use crate::run::Verbosity;
@@ -69,28 +69,90 @@ impl Ui for Terminal {
             }
         }
         if self.verbosity > Verbosity::Quiet || o.status == Status::Failed {
-            let detail = o
-                .detail
-                .as_deref()
-                .map(|d| format!("  {d}"))
-                .unwrap_or_default();
-            text.push_str(&format!(
-                "{mark} {:<10} {:<11} {}{detail}\n",
+            let detail = row_text(o).map(|d| format!("  {d}")).unwrap_or_default();
+            let row = format!(
+                "{mark} {:<10} {:<11} {}{detail}",
                 o.id.name(),
                 o.status.label(),
                 secs(o.duration)
-            ));
+            );
+            // On a terminal a row is cut to its width (plain, JSON and -v
+            // keep the whole text).
+            let row = match self.verbosity {
+                Verbosity::Normal | Verbosity::Quiet => cut(&row, width()),
+                _ => row,
+            };
+            text.push_str(&row);
+            text.push('\n');
         }
         self.print(text);
     }
 
+    /// The rows are on screen already: one totals line, then each
+    /// failure's fix, never a second copy of every row.
     fn summary(&mut self, s: &Summary) {
-        self.print(summary_text(s));
+        let mut counts: Vec<String> = Vec::new();
+        for status in [
+            Status::Ok,
+            Status::Failed,
+            Status::Skipped,
+            Status::NotRun,
+            Status::Interrupted,
+        ] {
+            let n = s.outcomes.iter().filter(|o| o.status == status).count();
+            if n > 0 {
+                counts.push(format!("{n} {}", status.label()));
+            }
+        }
+        let mut text = format!(
+            "\n{}: {} in {} (steps {})\n",
+            s.result(),
+            counts.join(", "),
+            secs(s.wall),
+            secs(s.step_time())
+        );
+        for o in s.outcomes.iter().filter(|o| o.status == Status::Failed) {
+            let fix = o.detail.as_deref().unwrap_or("see its output above");
+            text.push_str(&format!("  fix {}: {fix}\n", o.id.name()));
+        }
+        self.print(text);
     }
 
     /// Streamed lines go above the spinners, never through them.
     fn live(&self) -> Live {
         let mp = self.mp.clone();
         std::sync::Arc::new(move |id: StepId, line: &str| mp.suspend(|| eprintln!("[{id}] {line}")))
+    }
+}
+
+/// The terminal's width in columns (stderr's), when it has one.
+fn width() -> Option<usize> {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass.
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    (ok && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
+}
+
+/// `text` cut to `width` characters, ending in `…` when it was longer.
+fn cut(text: &str, width: Option<usize>) -> String {
+    match width {
+        Some(w) if text.chars().count() > w && w > 1 => {
+            let mut s: String = text.chars().take(w - 1).collect();
+            s.push('…');
+            s
+        }
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_cut_to_the_width_with_an_ellipsis() {
+        assert_eq!(cut("abcdef", Some(4)), "abc…");
+        assert_eq!(cut("abc", Some(4)), "abc");
+        assert_eq!(cut("abcdef", None), "abcdef");
     }
 }

@@ -230,7 +230,10 @@ impl<'a> Scheduler<'a> {
         (0..self.slots.len())
             .filter(|&j| j != i && !self.slots[j].done)
             .filter_map(|j| {
-                let k = self.slots[j].phases.iter().position(|p| p.needs.contains(&id))?;
+                let k = self.slots[j]
+                    .phases
+                    .iter()
+                    .position(|p| p.needs.contains(&id))?;
                 Some(self.remaining_ms(j, k) + self.tail_ms(j, depth + 1))
             })
             .max()

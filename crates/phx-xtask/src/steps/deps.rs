@@ -25,7 +25,10 @@ pub fn plan(ctx: &Ctx) -> StepPlan {
     let mut actions = fetch(ctx);
     let parts = compile_parts(ctx, None);
     if ctx.selected.contains(&StepId::Compile) {
-        let names: Vec<String> = parts.iter().map(|c| format!("mix {}", c.args.join(" "))).collect();
+        let names: Vec<String> = parts
+            .iter()
+            .map(|c| format!("mix {}", c.args.join(" ")))
+            .collect();
         actions.push(Action::Native {
             describe: format!("then in compile's `mix do`: {}", names.join(", ")),
             run: Box::new(|_| Ok(())),
@@ -93,7 +96,11 @@ mod tests {
     use crate::steps::ctx::with_ctx;
 
     fn lines(plan: &StepPlan, app: &Path) -> Vec<String> {
-        plan.phases[0].actions.iter().map(|a| a.describe(app)).collect()
+        plan.phases[0]
+            .actions
+            .iter()
+            .map(|a| a.describe(app))
+            .collect()
     }
 
     #[test]

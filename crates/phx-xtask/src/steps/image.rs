@@ -305,13 +305,7 @@ fn docker_config(dir: PathBuf) -> Action {
 fn buildx(env: crate::env::Env) -> Check {
     Check::new("docker buildx is installed (--platform)", move || {
         let args = ["buildx".to_string(), "version".into()];
-        let spawn = crate::proc::Spawn {
-            program: "docker",
-            args: &args,
-            dir: Path::new("/"),
-            env: Vec::new(),
-            stdin: None,
-        };
+        let spawn = crate::proc::Spawn::new("docker", &args);
         let ok = crate::proc::output(&spawn, Duration::from_secs(10), |_| {})
             .is_ok_and(|o| o.status.success());
         let _ = env;

@@ -30,7 +30,7 @@ use crate::config::Migrate;
 use crate::ids::StepId;
 use crate::migrations::files::{self, Migration};
 use crate::migrations::schema::{self, Schema};
-use crate::migrations::{db, lint};
+use crate::migrations::{command, db, lint};
 use crate::plan::{Action, Check, Cmd, StepPlan};
 use crate::services::{self, Services, Settings};
 
@@ -262,31 +262,19 @@ fn ready(slot: &Slot, database: String) -> Action {
     }
 }
 
-/// The app's command for `key`, `{version}` filled in.
-fn command(app: &Path, key: &str, argv: &[String], version: Option<i64>) -> Result<Cmd> {
-    let Some((program, rest)) = argv.split_first() else {
-        bail!("[migrate] {key} is empty: give the command as a list, like [\"mix\", \"ecto.migrate\"]");
-    };
-    let fill = |a: &String| match version {
-        Some(v) => a.replace("{version}", &v.to_string()),
-        None => a.clone(),
-    };
-    Ok(Cmd::new(&fill(program), app).args(rest.iter().map(fill)))
-}
-
 /// Apply all and snapshot; then, newest first: roll back, snapshot, up
 /// again, compare.
 fn reversible(app: &Path, cfg: &Migrate, found: &[Migration], slot: &Slot) -> Result<Vec<Action>> {
     let timeout = Duration::from_secs(cfg.connect_timeout);
-    let up = command(app, "up", &cfg.up, None)?
+    let up = command("up", &cfg.up, app, None)?
         .hint("the migrations do not apply to an empty database: fix the one that failed above");
     let mut actions = vec![Action::Run(up), snapshot(slot, timeout, Keep::Expected)];
     for m in found.iter().rev() {
         let file = m.file_name();
-        let down = command(app, "rollback", &cfg.rollback, Some(m.version))?.hint(format!(
+        let down = command("rollback", &cfg.rollback, app, Some(m.version))?.hint(format!(
             "{file}'s down failed above: fix it so it undoes what its up does"
         ));
-        let again = command(app, "up_to", &cfg.up_to, Some(m.version))?.hint(format!(
+        let again = command("up_to", &cfg.up_to, app, Some(m.version))?.hint(format!(
             "{file} did not apply again after its down: its down leaves behind something its up \
              creates (see the error above); make down undo exactly what up does"
         ));
@@ -359,5 +347,89 @@ fn stop(slot: &Slot) -> Action {
             }
             Ok(())
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::ctx::with_ctx;
+
+    const ECTO: &str = "defmodule A.MixProject do\n  def project, do: [app: :a, deps: deps()]\n  \
+                        defp deps, do: [{:ecto_sql, \"~> 3.10\"}]\nend\n";
+    const NO_ECTO: &str = "defmodule A.MixProject do\n  def project, do: [app: :a]\nend\n";
+    const M1: &str = "priv/repo/migrations/20240101000000_a.exs";
+    const M2: &str = "priv/repo/migrations/20240201000000_b.exs";
+
+    fn lines(plan: &StepPlan, app: &Path) -> Vec<String> {
+        plan.phases
+            .iter()
+            .flat_map(|p| &p.actions)
+            .map(|a| a.describe(app))
+            .collect()
+    }
+
+    #[test]
+    fn newest_first_each_rolled_back_brought_up_again_and_compared() {
+        with_ctx(ECTO, &[(M1, ""), (M2, "")], false, |ctx| {
+            let plan = plan(ctx).unwrap();
+            assert_eq!(plan.phases[1].needs, [StepId::Deps, StepId::Compile]);
+            assert_eq!(plan.all_programs(), ["elixir", "mix"]);
+            let got = lines(&plan, ctx.app);
+            assert!(got[1].starts_with("# lint 2 files in priv/repo/migrations: elixir _build/xtask/migration_lint.exs --postgres 16"), "{got:#?}");
+            let from_up = got.iter().position(|l| l == "$ mix ecto.migrate").unwrap();
+            assert_eq!(
+                got[from_up..],
+                [
+                    "$ mix ecto.migrate",
+                    "# snapshot the schema",
+                    "$ mix ecto.rollback --to 20240201000000",
+                    "# snapshot the schema",
+                    "$ mix ecto.migrate --to 20240201000000",
+                    "# compare the schema with the one before 20240201000000_b.exs went down",
+                    "$ mix ecto.rollback --to 20240101000000",
+                    "# snapshot the schema",
+                    "$ mix ecto.migrate --to 20240101000000",
+                    "# compare the schema with the one before 20240101000000_a.exs went down",
+                    "# stop the services",
+                ]
+            );
+        });
+    }
+
+    #[test]
+    fn nothing_to_check_no_ecto_or_a_bad_name() {
+        with_ctx(ECTO, &[], false, |ctx| {
+            let why = plan(ctx).unwrap().skip.unwrap();
+            assert!(
+                why.contains("no migration files in priv/repo/migrations"),
+                "{why}"
+            );
+        });
+        with_ctx(NO_ECTO, &[(M1, "")], false, |ctx| {
+            let why = plan(ctx).unwrap().skip.unwrap();
+            assert!(why.contains("ecto_sql, which is not a dependency"), "{why}");
+        });
+        with_ctx(NO_ECTO, &[(M1, "")], true, |ctx| {
+            let plan = plan(ctx).unwrap();
+            assert_eq!(
+                lines(&plan, ctx.app),
+                ["# require the migrate commands (--require-all)"]
+            );
+        });
+        with_ctx(
+            ECTO,
+            &[("priv/repo/migrations/2024_oops.exs", "")],
+            false,
+            |ctx| {
+                let plan = plan(ctx).unwrap();
+                assert_eq!(lines(&plan, ctx.app), ["# check the migration file names"]);
+                assert!(
+                    plan.hint.contains("<14-digit version>_<name>.exs"),
+                    "{}",
+                    plan.hint
+                );
+            },
+        );
     }
 }

@@ -2,15 +2,20 @@
 //!
 //! 0. Before anything runs (a check): the backend's preconditions (docker
 //!    answers, or the binaries exist, the ports are free).
-//! 1. At t=0 (it needs nothing): sweep orphaned containers, start both
-//!    services. They boot while `deps` and the test build compile.
-//! 2. After deps: `MIX_ENV=test mix compile --warnings-as-errors`, then wait
-//!    until the services answer, create one database per partition, export
-//!    `DATABASE_URL` and `REDIS_URL`, and run `mix test --cover` (N processes
-//!    at once with `--partitions N`, each with its own database and Redis DB).
+//! 1. At t=0 (it needs nothing, and as a light phase takes no `--jobs`
+//!    slot): sweep orphaned containers, start both services, wait until
+//!    they answer, create one database per partition. This overlaps `deps`
+//!    and the build env's compile.
+//! 2. After deps: export `DATABASE_URL` and `REDIS_URL`, then one
+//!    `MIX_ENV=test mix do deps.compile + compile --warnings-as-errors + test
+//!    --cover …`: the test env boots once, beside the build env's compile
+//!    (another `_build/<env>` tree). With `--partitions N` the build is its
+//!    own `mix do` and N `mix test` run at once, each with its own database
+//!    and Redis DB.
 //! 3. Merge the coverage exports, report the total, write cover/lcov.info,
-//!    check the threshold; then stop the services. A failure, a panic or a
-//!    signal stops them too: dropping the last handle removes them.
+//!    check the threshold (with `elixir`, which loads no deps); then stop
+//!    the services. A failure, a panic or a signal stops them too: dropping
+//!    the last handle removes them.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -18,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 
 use super::ctx::Ctx;
+use super::deps;
 use crate::cli::TestArgs;
 use crate::config::Backend;
 use crate::ids::StepId;
@@ -87,37 +93,51 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     if !ctx.selected.contains(&StepId::Deps) {
         // Run alone (a CI matrix job with --partition K/N), the step fetches
         // the deps itself; `ci` has the deps step for that.
-        late.push(Action::Run(Cmd::mix(ctx.app, &["deps.get"])));
+        late.extend(deps::fetch(ctx));
     }
-    late.push(Action::Run(compile));
-    let start = start(describe, &slot);
+    let names: Vec<String> = runs.iter().map(|(_, _, db)| db.clone()).collect();
+    let (start, wait) = (start(describe, &slot), ready(&slot, names));
     let early = match cfg.overlap {
-        true => vec![start],
+        true => vec![start, wait],
         false => {
-            late.push(start);
+            late.extend([start, wait]);
             Vec::new()
         }
     };
-    late.push(ready(&slot, layout, &runs));
+    late.push(export(&slot, layout, &runs));
     if cfg.cover {
         late.push(cover::clean_coverdata(ctx.app));
     }
-    late.push(match layout {
-        Layout::All(_) => Action::Parallel(cmds),
-        _ => Action::Run(cmds.into_iter().next().expect("one run")),
-    });
+
+    // With MIX_ENV=test exported (common in CI), `compile` builds
+    // _build/test too, and two Mix commands never compile one env at once.
+    let mut needs = vec![StepId::Deps];
+    let same_env = ctx.env.mix_env() == "test" && ctx.selected.contains(&StepId::Compile);
+    if same_env {
+        needs.push(StepId::Compile);
+    }
+    // Beside the build env's compile, unless a dep builds inside deps/.
+    let alone =
+        (!same_env && ctx.selected.contains(&StepId::Compile)).then(|| deps::build_alone(ctx.app));
+    let mut build = deps::compile_parts(ctx, Some("test"));
+    build.push(compile);
+    match layout {
+        Layout::All(_) => {
+            late.push(Action::chain(build, alone));
+            late.push(Action::Parallel(cmds));
+        }
+        _ => {
+            build.extend(cmds);
+            late.push(Action::chain(build, alone));
+        }
+    }
     if cfg.cover {
         late.extend(cover::actions(ctx, args, layout, &runs));
     }
     late.push(stop(&slot));
 
-    // With MIX_ENV=test exported (common in CI), `compile` builds
-    // _build/test too, and two Mix commands never compile one env at once.
-    let mut needs = vec![StepId::Deps];
-    if ctx.env.mix_env() == "test" && ctx.selected.contains(&StepId::Compile) {
-        needs.push(StepId::Compile);
-    }
     let mut plan = StepPlan::new(StepId::Test, &[], early, HINT).then(&needs, late);
+    plan.phases[0].light = cfg.overlap;
     plan.phases.retain(|p| !p.actions.is_empty());
     Ok(plan.check(check(&slot, backend)))
 }
@@ -155,17 +175,12 @@ fn start(describe: String, slot: &Slot) -> Action {
     }
 }
 
-fn ready(slot: &Slot, layout: Layout, runs: &[(u32, u32, String)]) -> Action {
+/// Waits until the services answer, then creates the databases.
+fn ready(slot: &Slot, names: Vec<String>) -> Action {
     let slot = Arc::clone(slot);
-    let runs = runs.to_vec();
-    let names: Vec<String> = runs.iter().map(|(_, _, db)| db.clone()).collect();
-    let exported = match layout {
-        Layout::All(_) => "; give each partition its DATABASE_URL and REDIS_URL",
-        _ => "; export DATABASE_URL and REDIS_URL",
-    };
     Action::Native {
         describe: format!(
-            "wait until postgres answers `SELECT 1` and redis `PING`; create {}{exported}",
+            "wait until postgres answers `SELECT 1` and redis `PING`; create {}",
             names.join(", ")
         ),
         run: Box::new(move |ctx| {
@@ -182,6 +197,28 @@ fn ready(slot: &Slot, layout: Layout, runs: &[(u32, u32, String)]) -> Action {
             s.recreate_databases(&names)
                 .inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?;
             ctx.log(format!("created {}", names.join(", ")));
+            Ok(())
+        }),
+    }
+}
+
+/// Gives the test commands the services' URLs: exported for one run, or
+/// each partition its own.
+fn export(slot: &Slot, layout: Layout, runs: &[(u32, u32, String)]) -> Action {
+    let slot = Arc::clone(slot);
+    let runs = runs.to_vec();
+    let describe = match layout {
+        Layout::All(_) => "give each partition its DATABASE_URL and REDIS_URL",
+        _ => "export DATABASE_URL and REDIS_URL",
+    };
+    Action::Native {
+        describe: describe.into(),
+        run: Box::new(move |ctx| {
+            let shared = lock(&slot);
+            let s = shared
+                .services
+                .as_ref()
+                .context("the services were not started")?;
             if let Layout::All(_) = layout {
                 for (k, _, db) in &runs {
                     ctx.vars

@@ -55,8 +55,11 @@ fn why_in_place(
         return Some("its `compile:` command runs in deps/");
     }
     let has = |f: &str| dir.join(f).is_file();
-    let chosen = locked
-        .and_then(|ms| ["mix", "rebar3", "gleam"].into_iter().find(|m| ms.iter().any(|x| x == m)));
+    let chosen = locked.and_then(|ms| {
+        ["mix", "rebar3", "gleam"]
+            .into_iter()
+            .find(|m| ms.iter().any(|x| x == m))
+    });
     let manager = chosen.or_else(|| {
         if has("mix.exs") {
             Some("mix")
@@ -77,7 +80,13 @@ fn why_in_place(
         "mix" if read("mix.exs").contains("elixir_make") => Some("elixir_make runs make in deps/"),
         "rebar3" => {
             let config = read("rebar.config") + &read("rebar.config.script");
-            let hooks = ["pre_hooks", "post_hooks", "port_specs", "{pc,", "provider_hooks"];
+            let hooks = [
+                "pre_hooks",
+                "post_hooks",
+                "port_specs",
+                "{pc,",
+                "provider_hooks",
+            ];
             hooks
                 .iter()
                 .any(|h| config.contains(h))
@@ -151,9 +160,15 @@ mod tests {
         write("deps/cowboy/Makefile", "");
         write("deps/cowboy/rebar.config", "{deps, []}.\n");
         write("deps/legacy/Makefile", "");
-        write("deps/bcrypt_elixir/mix.exs", "compilers: [:elixir_make] ++ Mix.compilers()");
+        write(
+            "deps/bcrypt_elixir/mix.exs",
+            "compilers: [:elixir_make] ++ Mix.compilers()",
+        );
         write("deps/plug/mix.exs", "defmodule Plug.MixProject do end");
-        write("deps/jiffy/rebar.config", "{port_specs, [{\"priv/jiffy.so\", [\"c_src/*.c\"]}]}.\n");
+        write(
+            "deps/jiffy/rebar.config",
+            "{port_specs, [{\"priv/jiffy.so\", [\"c_src/*.c\"]}]}.\n",
+        );
         write("deps/telemetry/rebar.config", "{erl_opts, [debug_info]}.\n");
         write("deps/nif/Makefile", "");
         write("deps/nif/mix.exs", "");

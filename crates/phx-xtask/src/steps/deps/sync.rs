@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::terms::{parse, Etf, EtfReader, Term};
 use crate::exec::Exec;
 use crate::ids::fnv;
 use crate::plan::{Action, GuardFn};
-use super::terms::{parse, Etf, EtfReader, Term};
 
 /// Beside the deps it describes: removing `deps/` removes the stamp too.
 const STAMP: &str = ".xtask-deps-get";
@@ -28,9 +28,7 @@ const STAMP: &str = ".xtask-deps-get";
 pub fn fresh(app: PathBuf) -> GuardFn {
     Box::new(move |ctx: &Exec| {
         let deps = deps_dir(&app, ctx.env_snapshot().get("MIX_DEPS_PATH"));
-        check(&app, &deps)
-            .ok()
-            .map(|()| "deps in sync".to_string())
+        check(&app, &deps).ok().map(|()| "deps in sync".to_string())
     })
 }
 
@@ -128,8 +126,12 @@ fn hex_in_sync(dest: &Path, lock: &Manifest) -> Result<(), String> {
         && have.inner == lock.inner
         && have.repo == lock.repo
         && outer_ok;
-    same.then_some(())
-        .ok_or_else(|| format!("deps has {} {}, mix.lock {}", have.name, have.version, lock.version))
+    same.then_some(()).ok_or_else(|| {
+        format!(
+            "deps has {} {}, mix.lock {}",
+            have.name, have.version, lock.version
+        )
+    })
 }
 
 /// `Hex.SCM.parse_manifest/1`: `{{:hex, 1 | 2, _}, map}` in Erlang's term
@@ -248,4 +250,136 @@ pub fn path_deps(mix_exs: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `:erlang.term_to_binary({{:hex, 2, 0}, %{name: "jason", version:
+    /// "1.4.1", inner_checksum: "af15", outer_checksum: "fbb0", repo:
+    /// "hexpm", managers: [:mix]}})` on OTP 25, as Hex 2 writes `.hex`.
+    const HEX_V2: &str = "836802680364000368657861026100740000000664000e696e6e65725f636865636b73756d6d00000004616631356400086d616e61676572736c000000016400036d69786a6400046e616d656d000000056a61736f6e64000e6f757465725f636865636b73756d6d00000004666262306400047265706f6d00000005686578706d64000776657273696f6e6d00000005312e342e31";
+    /// The same as Hex 1 wrote it: no outer checksum, no managers.
+    const HEX_V1: &str = "836802680364000368657861016100740000000564000e696e6e65725f636865636b73756d6d00000004616631356400086d616e61676572736a6400046e616d656d000000056a61736f6e6400047265706f6d00000005686578706d64000776657273696f6e6d00000005312e342e31";
+
+    fn bytes(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    const LOCK: &str = "%{\n  \"jason\": {:hex, :jason, \"1.4.1\", \"af15\", [:mix], [], \"hexpm\", \"fbb0\"},\n}\n";
+
+    /// An app whose mix.lock is `lock`, with `files` under it, stamped as
+    /// after a `mix deps.get`.
+    fn app(lock: &str, files: &[(&str, &[u8])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path();
+        std::fs::write(a.join("mix.exs"), "deps: [{:jason, \"~> 1.4\"}]").unwrap();
+        std::fs::write(a.join("mix.lock"), lock).unwrap();
+        for (rel, data) in files {
+            let p = a.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, data).unwrap();
+        }
+        std::fs::create_dir_all(a.join("deps")).unwrap();
+        std::fs::write(a.join("deps").join(STAMP), stamp(a)).unwrap();
+        dir
+    }
+
+    fn check_app(dir: &tempfile::TempDir) -> Result<(), String> {
+        check(dir.path(), &dir.path().join("deps"))
+    }
+
+    #[test]
+    fn a_hex_dep_is_in_sync_when_its_manifest_matches_the_lock() {
+        let v2 = bytes(HEX_V2);
+        assert_eq!(check_app(&app(LOCK, &[("deps/jason/.hex", &v2)])), Ok(()));
+        // Hex 1's manifest has no outer checksum: the rest must match.
+        let v1 = bytes(HEX_V1);
+        assert_eq!(check_app(&app(LOCK, &[("deps/jason/.hex", &v1)])), Ok(()));
+        // The old text manifest.
+        let text = b"jason,1.4.1,af15,hexpm\nmix";
+        assert_eq!(check_app(&app(LOCK, &[("deps/jason/.hex", text)])), Ok(()));
+    }
+
+    #[test]
+    fn a_missing_or_other_version_runs_deps_get() {
+        let err = check_app(&app(LOCK, &[])).unwrap_err();
+        assert_eq!(err, "jason: not fetched");
+        let newer = LOCK.replace("1.4.1", "1.4.2");
+        let v2 = bytes(HEX_V2);
+        let err = check_app(&app(&newer, &[("deps/jason/.hex", &v2)])).unwrap_err();
+        assert_eq!(err, "jason: deps has jason 1.4.1, mix.lock 1.4.2");
+        let other_outer = LOCK.replace("\"fbb0\"", "\"ffff\"");
+        assert!(check_app(&app(&other_outer, &[("deps/jason/.hex", &v2)])).is_err());
+        let err = check_app(&app(LOCK, &[("deps/jason/mix.exs", b"")])).unwrap_err();
+        assert_eq!(err, "jason: no .hex manifest");
+    }
+
+    #[test]
+    fn a_changed_mix_exs_runs_deps_get_once() {
+        let v2 = bytes(HEX_V2);
+        let dir = app(LOCK, &[("deps/jason/.hex", &v2)]);
+        std::fs::write(
+            dir.path().join("mix.exs"),
+            "deps: [{:jason, \"~> 1.4\"}, {:plug, \"~> 1.0\"}]",
+        )
+        .unwrap();
+        let err = check_app(&dir).unwrap_err();
+        assert!(
+            err.contains("changed since the last `mix deps.get`"),
+            "{err}"
+        );
+        std::fs::write(dir.path().join("deps").join(STAMP), stamp(dir.path())).unwrap();
+        assert_eq!(check_app(&dir), Ok(()));
+    }
+
+    #[test]
+    fn a_git_dep_is_in_sync_at_the_locked_rev_and_origin() {
+        let rev = "b5eeb52cc73d41d731790f2356569b6560db3f8d";
+        let lock = format!("%{{\n  \"helper\": {{:git, \"https://example.com/helper.git\", \"{rev}\", [branch: \"main\"]}},\n}}\n");
+        let config = "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = https://example.com/helper.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n";
+        let head = format!("{rev}\n");
+        let files: [(&str, &[u8]); 2] = [
+            ("deps/helper/.git/HEAD", head.as_bytes()),
+            ("deps/helper/.git/config", config.as_bytes()),
+        ];
+        assert_eq!(check_app(&app(&lock, &files)), Ok(()));
+        let moved = lock.replace(rev, "0000000000000000000000000000000000000000");
+        assert!(check_app(&app(&moved, &files))
+            .unwrap_err()
+            .contains("checked out at b5ee"));
+        let elsewhere = lock.replace("example.com", "example.org");
+        assert!(check_app(&app(&elsewhere, &files))
+            .unwrap_err()
+            .contains("origin is"));
+        // HEAD on a branch resolves through packed-refs.
+        let packed = format!("# pack-refs with: peeled\n{rev} refs/heads/main\n");
+        let on_branch: [(&str, &[u8]); 3] = [
+            ("deps/helper/.git/HEAD", b"ref: refs/heads/main\n"),
+            ("deps/helper/.git/config", config.as_bytes()),
+            ("deps/helper/.git/packed-refs", packed.as_bytes()),
+        ];
+        assert_eq!(check_app(&app(&lock, &on_branch)), Ok(()));
+    }
+
+    #[test]
+    fn without_a_lock_the_stamp_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mix.exs"), "deps: []").unwrap();
+        let deps = dir.path().join("deps");
+        assert!(check(dir.path(), &deps).is_err(), "never fetched");
+        std::fs::create_dir_all(&deps).unwrap();
+        std::fs::write(deps.join(STAMP), stamp(dir.path())).unwrap();
+        assert_eq!(check(dir.path(), &deps), Ok(()));
+    }
+
+    #[test]
+    fn path_deps_are_read_from_mix_exs() {
+        let mix_exs = "[{:helper, path: \"../helper\"}, {:x, \"~> 1.0\"}], deps_path: \"d\", lockfile_path: \"q\"";
+        assert_eq!(path_deps(mix_exs), ["../helper"]);
+    }
 }

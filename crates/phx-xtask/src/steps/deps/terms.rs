@@ -142,7 +142,10 @@ impl Parser<'_> {
             c if c.is_ascii_alphabetic() || c == b'_' => Some(self.word()),
             _ => None,
         };
-        let spaced = self.s.get(self.i + 1).is_some_and(|c| c.is_ascii_whitespace());
+        let spaced = self
+            .s
+            .get(self.i + 1)
+            .is_some_and(|c| c.is_ascii_whitespace());
         match key {
             Some(k) if self.peek() == Some(b':') && spaced => {
                 self.i += 1;
@@ -223,7 +226,11 @@ impl EtfReader<'_> {
     }
 
     fn uint(&mut self, n: usize) -> Option<usize> {
-        Some(self.take(n)?.iter().fold(0, |a, b| (a << 8) | usize::from(*b)))
+        Some(
+            self.take(n)?
+                .iter()
+                .fold(0, |a, b| (a << 8) | usize::from(*b)),
+        )
     }
 
     pub fn term(&mut self) -> Option<Etf> {
@@ -240,7 +247,11 @@ impl EtfReader<'_> {
                 Etf::Atom(String::from_utf8_lossy(self.take(n)?).into_owned())
             }
             104 | 105 => {
-                let n = if tag == 104 { self.uint(1)? } else { self.uint(4)? };
+                let n = if tag == 104 {
+                    self.uint(1)?
+                } else {
+                    self.uint(4)?
+                };
                 Etf::Tuple((0..n).map(|_| self.term()).collect::<Option<_>>()?)
             }
             116 => {
@@ -253,7 +264,12 @@ impl EtfReader<'_> {
             106 => Etf::List(Vec::new()),
             107 => {
                 let n = self.uint(2)?;
-                Etf::List(self.take(n)?.iter().map(|b| Etf::Int(i64::from(*b))).collect())
+                Etf::List(
+                    self.take(n)?
+                        .iter()
+                        .map(|b| Etf::Int(i64::from(*b)))
+                        .collect(),
+                )
             }
             108 => {
                 let n = self.uint(4)?;
@@ -268,5 +284,63 @@ impl EtfReader<'_> {
             }
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn atom(a: &str) -> Term {
+        Term::Atom(a.into())
+    }
+
+    fn s(a: &str) -> Term {
+        Term::Str(a.into())
+    }
+
+    #[test]
+    fn reads_a_mix_lock() {
+        let lock = r#"%{
+  "cowboy": {:hex, :cowboy, "2.10.0", "ff", [:make, :rebar3], [{:cowlib, "2.12.1", [hex: :cowlib, repo: "hexpm", optional: false]}], "hexpm", "3a"},
+  "dep": {:git, "https://x/dep.git", "abc", [branch: "main"]},
+}
+"#;
+        let Some(Term::Map(entries)) = parse(lock) else {
+            panic!("not a map")
+        };
+        assert_eq!(entries[0].0, atom("cowboy"));
+        let Term::Tuple(items) = &entries[0].1 else {
+            panic!()
+        };
+        assert_eq!(items[..3], [atom("hex"), atom("cowboy"), s("2.10.0")]);
+        assert_eq!(items[4], Term::List(vec![atom("make"), atom("rebar3")]));
+        assert_eq!(items[7], s("3a"));
+        let Term::Tuple(git) = &entries[1].1 else {
+            panic!()
+        };
+        assert_eq!(
+            git[3],
+            Term::List(vec![Term::Tuple(vec![atom("branch"), s("main")])])
+        );
+        assert_eq!(parse("%{} junk"), None);
+    }
+
+    #[test]
+    fn reads_the_external_term_format() {
+        // term_to_binary({:ok, [1, <<"a">>], %{k: :v}}) with a UTF-8 atom.
+        let b = [
+            131, 104, 3, 119, 2, b'o', b'k', 108, 0, 0, 0, 2, 97, 1, 109, 0, 0, 0, 1, b'a', 106,
+            116, 0, 0, 0, 1, 100, 0, 1, b'k', 100, 0, 1, b'v',
+        ];
+        let mut r = EtfReader { b: &b, i: 1 };
+        assert_eq!(
+            r.term(),
+            Some(Etf::Tuple(vec![
+                Etf::Atom("ok".into()),
+                Etf::List(vec![Etf::Int(1), Etf::Bin(b"a".to_vec())]),
+                Etf::Map(vec![(Etf::Atom("k".into()), Etf::Atom("v".into()))]),
+            ]))
+        );
     }
 }

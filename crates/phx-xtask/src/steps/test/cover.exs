@@ -1,5 +1,6 @@
-# Written by `cargo xtask test` under _build/ and run there with
-# `MIX_ENV=test mix run --no-start --no-compile`. It merges this run's
+# Written by `cargo xtask test` under _build/ and run from the app dir with
+# `MIX_ENV=test elixir`: not `mix run`, which would load and check every dep
+# first. It reads the project's config from mix.exs, merges this run's
 # exported coverage (one .coverdata per partition), reports the total the way
 # `mix test.coverage` computes it, writes cover/lcov.info for Codecov-style
 # uploads, and fails below the threshold naming the modules that pull the
@@ -13,6 +14,10 @@ defmodule XtaskCover do
   @default_threshold 90
 
   def main do
+    # Mix is started only to evaluate mix.exs, which pushes the project as
+    # the `mix` command would (MIX_ENV picks the env); no task runs.
+    Mix.start()
+    Code.compile_file("mix.exs")
     opts = Mix.Project.config()[:test_coverage] || []
     output = Keyword.get(opts, :output, "cover")
     files = coverdata(output)
@@ -47,10 +52,8 @@ defmodule XtaskCover do
     files
   end
 
-  # Mix prunes code paths on Elixir 1.15+, so :tools (cover) must be asked for.
+  # Plain `elixir` has every OTP app on its code path, :tools (cover) too.
   defp start_cover do
-    # apply/3, so Elixir 1.14 (which lacks it) compiles this without a warning.
-    if function_exported?(Mix, :ensure_application!, 1), do: apply(Mix, :ensure_application!, [:tools])
     _ = :cover.stop()
     {:ok, pid} = :cover.start()
     # cover prints a line for every import and analysis; mix silences it too.
@@ -59,25 +62,15 @@ defmodule XtaskCover do
   end
 
   # As mix does: a consolidated protocol is cover-compiled from the
-  # consolidated beam that was loaded in the test run.
+  # consolidated beam, the one the test run loaded.
   defp beams(dir) do
-    consolidated =
-      case File.ls(Mix.Project.consolidation_path()) do
-        {:ok, files} -> files
-        _ -> []
-      end
+    consolidation = Mix.Project.consolidation_path()
 
     for file <- File.ls!(dir), Path.extname(file) == ".beam" do
       mod = file |> Path.rootname() |> String.to_atom()
-
-      path =
-        with true <- file in consolidated, [_ | _] = p <- :code.which(mod) do
-          p
-        else
-          _ -> String.to_charlist(Path.join(dir, file))
-        end
-
-      {mod, path}
+      consolidated = Path.join(consolidation, file)
+      path = if File.regular?(consolidated), do: consolidated, else: Path.join(dir, file)
+      {mod, String.to_charlist(path)}
     end
   end
 

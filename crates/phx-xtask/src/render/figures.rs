@@ -1,0 +1,332 @@
+//! The figures a team reads in a step's row: parsed from what each tool
+//! itself printed (the formats are in docs/tool-notes.md): ExUnit's
+//! summary line and our coverage total; dialyzer's warnings and whether
+//! the PLT was reused; credo's issues by category; sobelow's findings;
+//! whether deps were fetched; the assets' outputs and their sizes.
+
+use serde_json::{json, Map, Value};
+
+use crate::ids::StepId;
+use crate::runner::{Outcome, Status};
+
+/// Ordered name → value pairs: numbers stay numbers for the JSON report.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Figures(pub Vec<(String, Value)>);
+
+impl Figures {
+    fn push(&mut self, name: &str, value: impl Into<Value>) {
+        self.0.push((name.to_string(), value.into()));
+    }
+
+    pub fn json(&self) -> Value {
+        Value::Object(self.0.iter().cloned().collect::<Map<String, Value>>())
+    }
+
+    /// `16 tests, 0 failures, 2 excluded, coverage 79.8%`.
+    pub fn text(&self) -> String {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(k, v)| match (k.as_str(), v) {
+                ("coverage", v) => format!("coverage {}%", v),
+                ("plt" | "deps" | "env", Value::String(s)) => format!("{k} {s}"),
+                ("outputs", Value::Object(o)) => o
+                    .iter()
+                    .map(|(f, b)| format!("{} {}", short(f), bytes(b)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                (k, Value::Number(n)) => format!("{n} {}", plural(k, n.as_u64() == Some(1))),
+                (k, v) => format!("{k} {v}"),
+            })
+            .collect();
+        parts.join(", ")
+    }
+}
+
+/// What the step's log says, or nothing for a step that did not run.
+pub fn of(o: &Outcome) -> Figures {
+    if matches!(o.status, Status::Skipped | Status::NotRun) {
+        return Figures::default();
+    }
+    let log: Vec<&str> = o.log.iter().map(String::as_str).collect();
+    match o.id {
+        StepId::Test => test(&log),
+        StepId::Dialyzer => dialyzer(&log),
+        StepId::Credo => credo(&log),
+        StepId::Sobelow => sobelow(&log),
+        StepId::Deps => deps(&log),
+        StepId::Assets => assets(&log),
+        _ => Figures::default(),
+    }
+}
+
+/// ExUnit's `7 doctests, 64 tests, 1 failure, 21 excluded, 2 skipped`
+/// (summed over partitions), and the coverage total our script prints.
+fn test(log: &[&str]) -> Figures {
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    for line in log.iter().map(|l| strip(l)) {
+        let parts: Vec<&str> = line.split(", ").collect();
+        let is_summary = parts
+            .iter()
+            .any(|p| p.ends_with(" test") || p.ends_with(" tests"))
+            && parts.iter().any(|p| p.contains("failure"));
+        if !is_summary {
+            continue;
+        }
+        for p in parts {
+            let Some((n, what)) = p.trim().split_once(' ') else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            let Some(key) = [
+                "doctest", "test", "failure", "excluded", "skipped", "invalid",
+            ]
+            .into_iter()
+            .find(|k| what.starts_with(k)) else {
+                continue;
+            };
+            let key = match key {
+                "doctest" | "test" | "failure" => format!("{key}s"),
+                k => k.to_string(),
+            };
+            match counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => *v += n,
+                None => counts.push((key, n)),
+            }
+        }
+    }
+    let mut f = Figures::default();
+    for (k, v) in counts {
+        f.push(&k, v);
+    }
+    if let Some(pct) = log.iter().find_map(|l| {
+        strip(l)
+            .strip_prefix("coverage: ")?
+            .split('%')
+            .next()?
+            .parse::<f64>()
+            .ok()
+    }) {
+        f.push("coverage", pct);
+    }
+    f
+}
+
+fn dialyzer(log: &[&str]) -> Figures {
+    let mut f = Figures::default();
+    let warnings = log.iter().map(|l| strip(l)).filter(|l| warning(l)).count();
+    f.push("warnings", warnings as u64);
+    let hit = log.iter().any(|l| l.contains("(skipped: PLT cache hit"));
+    f.push("plt", if hit { "hit" } else { "built" });
+    f
+}
+
+/// `lib/x.ex:12: …` or dialyxir's short `lib/x.ex:12:name …`.
+fn warning(line: &str) -> bool {
+    let Some((file, rest)) = line.split_once(':') else {
+        return false;
+    };
+    !file.contains(' ')
+        && (file.ends_with(".ex") || file.ends_with(".exs"))
+        && rest
+            .split(':')
+            .next()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// credo's summary: `… found 2 warnings, 1 refactoring opportunity.` or
+/// `found no issues.`
+fn credo(log: &[&str]) -> Figures {
+    let mut f = Figures::default();
+    let Some(found) = log.iter().find_map(|l| {
+        strip(l)
+            .split_once("found ")
+            .map(|(_, r)| r.trim_end_matches('.').to_string())
+    }) else {
+        return f;
+    };
+    let mut total = 0;
+    let mut by: Vec<(String, u64)> = Vec::new();
+    for part in found.split(", ") {
+        let Some((n, what)) = part.split_once(' ') else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        total += n;
+        let key = [
+            "consistency",
+            "warning",
+            "refactoring",
+            "readability",
+            "design",
+        ]
+        .into_iter()
+        .find(|k| what.contains(k))
+        .unwrap_or("other");
+        by.push((key.to_string(), n));
+    }
+    f.push("issues", total);
+    for (k, n) in by {
+        f.push(&k, n);
+    }
+    f
+}
+
+/// sobelow's txt blocks: `<Type> - High Confidence`, one per finding.
+fn sobelow(log: &[&str]) -> Figures {
+    let mut f = Figures::default();
+    let findings = log
+        .iter()
+        .filter(|l| {
+            [
+                " - High Confidence",
+                " - Medium Confidence",
+                " - Low Confidence",
+            ]
+            .iter()
+            .any(|c| l.contains(c))
+        })
+        .count();
+    f.push("findings", findings as u64);
+    f
+}
+
+fn deps(log: &[&str]) -> Figures {
+    let mut f = Figures::default();
+    if log
+        .iter()
+        .any(|l| l.contains("deps in sync") || l.contains("All dependencies are up to date"))
+    {
+        f.push("deps", "in sync");
+    } else if log
+        .iter()
+        .any(|l| l.contains("* Getting ") || l.contains("Resolving Hex dependencies"))
+    {
+        f.push("deps", "fetched");
+    }
+    f
+}
+
+/// Our output check's `path (N bytes)` lines.
+fn assets(log: &[&str]) -> Figures {
+    let mut outputs = Map::new();
+    for line in log.iter().map(|l| strip(l)) {
+        let Some((path, rest)) = line.rsplit_once(" (") else {
+            continue;
+        };
+        let Some(n) = rest
+            .strip_suffix(" bytes)")
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        outputs.insert(
+            path.rsplit("/priv/static/")
+                .next()
+                .unwrap_or(path)
+                .to_string(),
+            json!(n),
+        );
+    }
+    let mut f = Figures::default();
+    if !outputs.is_empty() {
+        f.push("outputs", Value::Object(outputs));
+    }
+    f
+}
+
+/// A log line without the `[N] ` prefix of a parallel command.
+fn strip(line: &str) -> &str {
+    match line.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+        Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => rest.trim(),
+        _ => line.trim(),
+    }
+}
+
+fn plural(k: &str, one: bool) -> String {
+    match (k, one) {
+        ("failures", true) => "failure".into(),
+        ("warnings", true) => "warning".into(),
+        ("issues", true) => "issue".into(),
+        ("findings", true) => "finding".into(),
+        ("tests", true) => "test".into(),
+        ("doctests", true) => "doctest".into(),
+        (k, _) => k.to_string(),
+    }
+}
+
+fn short(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn bytes(v: &Value) -> String {
+    let n = v.as_u64().unwrap_or(0);
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fig(id: StepId, log: &str) -> Figures {
+        of(&Outcome {
+            id,
+            status: Status::Ok,
+            duration: std::time::Duration::ZERO,
+            detail: None,
+            log: log.lines().map(String::from).collect(),
+            facts: Default::default(),
+        })
+    }
+
+    #[test]
+    fn exunit_summaries_sum_over_partitions_with_coverage() {
+        let f = fig(StepId::Test, "[1] 7 doctests, 30 tests, 1 failure, 21 excluded\n[2] 34 tests, 0 failures, 2 skipped\ncoverage: 79.8% (threshold 75.00% from mix.exs)");
+        assert_eq!(
+            f.json(),
+            json!({"doctests": 7, "tests": 64, "failures": 1, "excluded": 21, "skipped": 2, "coverage": 79.8})
+        );
+        assert_eq!(
+            f.text(),
+            "7 doctests, 64 tests, 1 failure, 21 excluded, 2 skipped, coverage 79.8%"
+        );
+    }
+
+    #[test]
+    fn dialyzer_counts_warnings_and_the_plt() {
+        let log = "$ dialyzer --build_plt …  (skipped: PLT cache hit, priv/plts/x.plt)\nlib/demo/broken.ex:3: Invalid type specification for function\nlib/demo/x.ex:9:no_return Function f/0 has no local return.\n  'Elixir.IEx':'started?'/0 (lib/kernel/cli.ex:236)\ndone (warnings were emitted)";
+        assert_eq!(
+            fig(StepId::Dialyzer, log).json(),
+            json!({"warnings": 2, "plt": "hit"})
+        );
+    }
+
+    #[test]
+    fn credo_issues_by_category() {
+        let f = fig(StepId::Credo, "Analysis took 0.1 seconds\n 80 mods/funs, found 2 warnings, 1 refactoring opportunity, 3 code readability issues.");
+        assert_eq!(
+            f.json(),
+            json!({"issues": 6, "warning": 2, "refactoring": 1, "readability": 3})
+        );
+        assert_eq!(
+            fig(StepId::Credo, " 12 mods/funs, found no issues.").json(),
+            json!({"issues": 0})
+        );
+    }
+
+    #[test]
+    fn sobelow_deps_and_assets() {
+        let s = fig(StepId::Sobelow, "XSS.Raw: XSS - Medium Confidence\nFile: lib/x.ex\n-----\nConfig.CSP: Missing CSP - High Confidence");
+        assert_eq!(s.json(), json!({"findings": 2}));
+        assert_eq!(
+            fig(StepId::Deps, "All dependencies are up to date").text(),
+            "deps in sync"
+        );
+        let a = fig(StepId::Assets, "/app/priv/static/assets/app.js (95 bytes)\n/app/priv/static/assets/app.css (2048 bytes)");
+        assert_eq!(a.text(), "app.css 2.0 KiB, app.js 95 B");
+    }
+}
