@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The baseline for scripts/bench.sh: the same quality steps `cargo xtask ci`
-# runs, one after another in the recipe's order, as a plain CI script would.
+# The baseline for scripts/bench.sh: the steps `cargo xtask ci` runs on the
+# demo, one after another in the recipe's order, as a plain CI script would,
+# against the Postgres and Redis in DATABASE_URL and REDIS_URL (a CI job's
+# service containers).
 # Usage: scripts/bench-sequential.sh APP_DIR PLT_FILE ELIXIR_LIB_DIR
 # (a plain CI script would have the path written in, so it is not looked up
 # inside the timed run).
@@ -15,3 +17,7 @@ dialyzer --no_check_plt --fullpath --no_indentation -pa "$elixir_lib/elixir/ebin
 (cd assets && npm ci && npm run lint && npm test && npm run build)
 mix assets.deploy
 test -s priv/static/assets/app.js && test -s priv/static/assets/app.css
+MIX_ENV=test mix compile --warnings-as-errors
+rm -f cover/*.coverdata
+MIX_ENV=test mix test --cover --export-coverage suite
+MIX_ENV=test mix test.coverage

@@ -1,63 +1,210 @@
 #!/usr/bin/env bash
 # Measures phx-xtask on the demo (issue figures; see docs/benchmarks.md):
-#   1. `cargo xtask ci` against the same steps run one after another
-#   2. runner overhead: `xtask format` against `mix format --check-formatted`
-#   3. `xtask list` on a built binary
-#   4. dialyzer with a warm PLT against a cold one
-#   5. (--cold-build) the cold `cargo build -p xtask` from an empty target dir
-# Warm caches throughout, except where "cold" says otherwise. Needs hyperfine.
+#   1. `cargo xtask ci` (deps, format, compile, credo, sobelow, dialyzer, assets,
+#      test) against the same steps one after another (scripts/bench-sequential.sh),
+#      warm, in interleaved rounds: medians of the wall time and of the CPU used
+#      (user + system of the whole process tree), the BEAM boots per run
+#      (counted by wrappers for mix, elixir and dialyzer put on PATH here only),
+#      and when dialyzer starts against when the build env's compile ends
+#   2. the same cold: `_build` removed before each run (the PLT is kept)
+#   3. runner overhead: `xtask format` against `mix format --check-formatted`
+#   4. `xtask list` on a built binary
+#   5. dialyzer with a warm PLT against a cold one
+#   6. (--cold-build) the cold `cargo build -p xtask` from an empty target dir
+# Both contenders of 1 and 2 use the same Postgres and Redis, started once
+# here (external services); `ci` with its own docker services is measured too.
+# Options: --bin PATH (an xtask binary to measure instead of a fresh release
+# build, e.g. an older one), --rounds N (default 5), --cold-rounds N (default 2),
+# --only-ci (sections 1 and 2 only), --cold-build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 command -v hyperfine >/dev/null || { echo "bench: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "bench: install GNU time (apt-get install time)" >&2; exit 1; }
 
-cargo build --release -q -p xtask
-bin="$root/target/release/xtask"
+bin="" rounds=5 cold_rounds=2 only_ci="" cold_build=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bin) bin=$(realpath "$2"); shift ;;
+    --rounds) rounds=$2; shift ;;
+    --cold-rounds) cold_rounds=$2; shift ;;
+    --only-ci) only_ci=1 ;;
+    --cold-build) cold_build=1 ;;
+    *) echo "bench: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -z "$bin" ]; then
+  cargo build --release -q -p xtask
+  bin="$root/target/release/xtask"
+fi
+echo "== xtask: $bin"
+echo "== load before: $(uptime)"
+
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-# A copy of the demo as a fresh clone has it, with a config of its own that
-# runs the quality steps only (the services' figures are in bench-services.sh).
+containers=()
+cleanup() {
+  [ ${#containers[@]} -gt 0 ] && docker rm -f "${containers[@]}" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# A copy of the demo as a fresh clone has it, with a config of its own.
 git ls-files -co --exclude-standard demo | while read -r f; do
   mkdir -p "$work/$(dirname "$f")" && cp "$f" "$work/$f"
 done
 cat >"$work/xtask.toml" <<TOML
 app_dir = "demo"
 [ci]
-steps = ["deps", "format", "compile", "credo", "sobelow", "dialyzer", "assets"]
+steps = ["deps", "format", "compile", "credo", "sobelow", "dialyzer", "assets", "test"]
 [assets]
 parallel = true
 TOML
 export XTASK_CONFIG="$work/xtask.toml"
 app="$work/demo"
 
-echo "== warming caches (first ci builds the PLT)"
-"$bin" ci -q >/dev/null 2>&1
-plt=$(ls "$app"/priv/plts/*.plt)
+# The services both contenders use, started once: the images of xtask.toml's
+# override (scripts/local-images.sh builds stand-ins where no registry is
+# reachable), with the official images' contract.
+pg_image=${XTASK_POSTGRES_IMAGE:-phx-xtask-local/postgres:15}
+redis_image=${XTASK_REDIS_IMAGE:-phx-xtask-local/redis:7}
+export XTASK_POSTGRES_IMAGE=$pg_image XTASK_REDIS_IMAGE=$redis_image
+containers+=("$(docker run -d --rm -e POSTGRES_PASSWORD=postgres -p 127.0.0.1::5432 "$pg_image")")
+containers+=("$(docker run -d --rm -p 127.0.0.1::6379 "$redis_image")")
+pg_port=$(docker port "${containers[0]}" 5432/tcp | head -1 | sed 's/.*://')
+redis_port=$(docker port "${containers[1]}" 6379/tcp | head -1 | sed 's/.*://')
+export PGPASSWORD=postgres
+until psql -h 127.0.0.1 -p "$pg_port" -U postgres -c 'SELECT 1' >/dev/null 2>&1; do sleep 0.2; done
+psql -h 127.0.0.1 -p "$pg_port" -U postgres -c 'CREATE DATABASE demo_test' >/dev/null
+unset PGPASSWORD
+db_url="postgres://postgres:postgres@127.0.0.1:$pg_port/demo_test"
+redis_url="redis://127.0.0.1:$redis_port/0"
+
+# Wrappers that log each start and end of mix, elixir and dialyzer, with
+# MIX_ENV and the arguments, then run the real program (with the real PATH,
+# so the `elixir` that `mix` itself runs is not counted twice). They sit in a
+# bin/ beside a link to Elixir's lib, as in an Elixir install, so xtask still
+# reads the versions from files instead of asking `elixir -e`.
 elixir_lib=$(elixir -e 'IO.write(Path.dirname(:code.lib_dir(:elixir)))')
+wrap="$work/wrap/bin"
+mkdir -p "$wrap"
+ln -s "$elixir_lib" "$work/wrap/lib"
+for p in mix elixir dialyzer; do
+  cat >"$wrap/$p" <<'SH'
+#!/usr/bin/env bash
+name=$(basename "$0")
+PATH=$BENCH_REAL_PATH
+echo "start $(date +%s%N) $name ${MIX_ENV:--} $*" >>"$BENCH_BOOT_LOG"
+"$name" "$@"
+rc=$?
+echo "end $(date +%s%N) $name ${MIX_ENV:--} $*" >>"$BENCH_BOOT_LOG"
+exit $rc
+SH
+  chmod +x "$wrap/$p"
+done
+export BENCH_REAL_PATH=$PATH
 
-echo "== 1. ci (parallel) vs the same steps in sequence"
-hyperfine -w 1 -r 5 -N --export-markdown "$work/ci.md" \
-  -n "xtask ci" "$bin ci -q" \
-  -n "sequential script" "bash $root/scripts/bench-sequential.sh $app $plt $elixir_lib"
-cat "$work/ci.md"
+echo "== warming caches (the first ci builds the PLT)"
+"$bin" ci -q >/dev/null 2>&1 || { echo "bench: the warm-up ci failed; run it by hand: $bin ci" >&2; exit 1; }
+plt=$(ls "$app"/priv/plts/*.plt)
 
-echo "== 2. runner overhead"
+# One measured run: NAME, ROUND, then the command. Records wall and CPU
+# seconds and the boot log.
+measure() {
+  local name=$1 round=$2; shift 2
+  local log="$work/boots-$name-$round" out="$work/time-$name-$round"
+  : >"$log"
+  local t0
+  t0=$(date +%s%N)
+  echo "t0 $t0" >"$log"
+  BENCH_BOOT_LOG="$log" PATH="$wrap:$PATH" /usr/bin/time -f "%e %U %S" -o "$out" "$@" >/dev/null 2>"$work/err-$name" \
+    || { echo "bench: $name failed:" >&2; tail -30 "$work/err-$name" >&2; exit 1; }
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
+
+# The figures of one contender over its rounds.
+report() {
+  local name=$1 n=$2 i
+  local wall cpu boots mix_n elixir_n dialyzer_n
+  wall=$(for i in $(seq "$n"); do awk '{print $1}' "$work/time-$name-$i"; done | median)
+  cpu=$(for i in $(seq "$n"); do awk '{print $2 + $3}' "$work/time-$name-$i"; done | median)
+  local last="$work/boots-$name-$n"
+  mix_n=$(grep -c '^start [0-9]* mix ' "$last" || true)
+  elixir_n=$(grep -c '^start [0-9]* elixir ' "$last" || true)
+  dialyzer_n=$(grep -c '^start [0-9]* dialyzer ' "$last" || true)
+  boots=$((mix_n + elixir_n + dialyzer_n))
+  # Seconds from the start of the run: the end of the build env's compile
+  # (the mix command with `compile --warnings-as-errors` outside MIX_ENV=test)
+  # and the start of the dialyzer analysis (its last dialyzer command).
+  local compiled dialyzed
+  compiled=$(for i in $(seq "$n"); do
+    awk '/^t0/ {t0=$2} $1=="end" && $3=="mix" && $4!="test" && /compile --warnings-as-errors/ {e=$2} END {printf "%.2f\n", (e-t0)/1e9}' "$work/boots-$name-$i"
+  done | median)
+  dialyzed=$(for i in $(seq "$n"); do
+    awk '/^t0/ {t0=$2} $1=="start" && $3=="dialyzer" {s=$2} END {printf "%.2f\n", (s-t0)/1e9}' "$work/boots-$name-$i"
+  done | median)
+  printf '| %s | %s s | %s s | %s (mix %s, elixir %s, dialyzer %s) | %s s | %s s |\n' \
+    "$name" "$wall" "$cpu" "$boots" "$mix_n" "$elixir_n" "$dialyzer_n" "$compiled" "$dialyzed"
+  echo "$wall" >"$work/wall-$name"
+}
+
+table_head() {
+  echo "| contender | wall (median) | CPU user+sys (median) | BEAM boots per run | build env compiled at | dialyzer starts at |"
+  echo "|---|---|---|---|---|---|"
+}
+
+ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "$bin" ci -q)
+ci_docker=(env XTASK_SERVICES=docker "$bin" ci -q)
+sequential=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" bash "$root/scripts/bench-sequential.sh" "$app" "$plt" "$elixir_lib")
+
+echo "== 1. warm: ci against the same steps in sequence, $rounds interleaved rounds"
+for r in $(seq "$rounds"); do
+  measure "xtask ci (external services)" "$r" "${ci_external[@]}"
+  measure "sequential script" "$r" "${sequential[@]}"
+  measure "xtask ci (docker services)" "$r" "${ci_docker[@]}"
+done
+table_head
+for c in "xtask ci (external services)" "xtask ci (docker services)" "sequential script"; do
+  report "$c" "$rounds"
+done
+awk -v a="$(cat "$work/wall-xtask ci (external services)")" -v b="$(cat "$work/wall-sequential script")" \
+  'BEGIN {printf "ratio ci (external services) / sequential, warm: %.2f\n", a / b}'
+awk -v a="$(cat "$work/wall-xtask ci (docker services)")" -v b="$(cat "$work/wall-sequential script")" \
+  'BEGIN {printf "ratio ci (docker services) / sequential, warm: %.2f\n", a / b}'
+
+echo "== 2. cold (_build removed before each run, PLT kept), $cold_rounds interleaved rounds"
+for r in $(seq "$cold_rounds"); do
+  rm -rf "$app/_build"
+  measure "cold xtask ci (external services)" "$r" "${ci_external[@]}"
+  rm -rf "$app/_build"
+  measure "cold sequential script" "$r" "${sequential[@]}"
+done
+table_head
+for c in "cold xtask ci (external services)" "cold sequential script"; do
+  report "$c" "$cold_rounds"
+done
+awk -v a="$(cat "$work/wall-cold xtask ci (external services)")" -v b="$(cat "$work/wall-cold sequential script")" \
+  'BEGIN {printf "ratio ci / sequential, cold: %.2f\n", a / b}'
+echo "== load after: $(uptime)"
+[ -n "$only_ci" ] && exit 0
+
+echo "== 3. runner overhead"
 hyperfine -w 2 -r 10 -N --export-markdown "$work/fmt.md" \
   -n "xtask format" "$bin format -q" \
   -n "mix format --check-formatted" "bash -c 'cd $app && mix format --check-formatted'"
 cat "$work/fmt.md"
 
-echo "== 3. xtask list"
+echo "== 4. xtask list"
 hyperfine -w 3 -r 30 -N --export-markdown "$work/list.md" "$bin list"
 cat "$work/list.md"
 
-echo "== 4. dialyzer warm (PLT hit) vs cold (PLT built)"
+echo "== 5. dialyzer warm (PLT hit) vs cold (PLT built)"
 hyperfine -w 1 -r 5 -N --export-markdown "$work/dw.md" -n "dialyzer warm" "$bin dialyzer -q"
 hyperfine -r 1 -N --prepare "rm -rf $app/priv/plts" --export-markdown "$work/dc.md" -n "dialyzer cold" "$bin dialyzer -q"
 cat "$work/dw.md" "$work/dc.md"
 
-if [ "${1:-}" = "--cold-build" ]; then
-  echo "== 5. cold cargo build -p xtask (dependencies already fetched)"
+if [ -n "$cold_build" ]; then
+  echo "== 6. cold cargo build -p xtask (dependencies already fetched)"
   cargo fetch -q
   target="$work/cold-target"
   start=$(date +%s%N)
@@ -66,3 +213,4 @@ if [ "${1:-}" = "--cold-build" ]; then
   units=$(find "$target/debug/.fingerprint" -maxdepth 1 -mindepth 1 | wc -l)
   echo "cold debug build: $((ms / 1000)).$((ms % 1000 / 100)) s, $units compiled units"
 fi
+echo "== load after: $(uptime)"

@@ -338,6 +338,41 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     figures("rollback to v1", served, &done);
     assert!(version_through(nginx.port).contains(&v1));
 
+    // A migration that removes a column would break v1, still serving
+    // while the new release starts: the plan shows it, the deploy refuses.
+    std::fs::write(
+        repo.dir().join("demo/priv/repo/migrations/20990101000000_remove_products_slug.exs"),
+        "defmodule Demo.Repo.Migrations.RemoveProductsSlug do\n  use Ecto.Migration\n\n  def change do\n    alter table(:products) do\n      remove :slug\n    end\n  end\nend\n",
+    )
+    .unwrap();
+    sh(
+        repo.dir(),
+        "git add demo/priv && git commit -qm 'remove slug'",
+    );
+    build(&repo, "");
+    let plan = deploy(&repo, &["deploy", "staging", "--plan"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
+    assert!(
+        plan.stdout.contains("1 pending since")
+            && plan
+                .stdout
+                .contains("20990101000000_remove_products_slug.exs"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("column_removed"), "{}", plan.stdout);
+    let refused = deploy(&repo, &["deploy", "staging"]);
+    assert_eq!(refused.code, Some(2), "{}", refused.all());
+    assert!(
+        refused
+            .stderr
+            .contains("would break the release still serving")
+            && refused.stderr.contains("--allow-breaking-migrations"),
+        "{}",
+        refused.stderr
+    );
+    assert!(version_through(nginx.port).contains(&v1), "nothing changed");
+
     let status = deploy(&repo, &["deploy", "status", "staging"]);
     assert_eq!(status.code, Some(0), "{}", status.all());
     assert!(

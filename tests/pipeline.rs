@@ -58,13 +58,14 @@ fn dry_run_lists_the_exact_commands_in_order() {
     assert_eq!(done.code, Some(0), "{}", done.all());
     let plan = done.stdout;
     let want = r#"deps:
-  $ mix deps.get
-  $ mix deps.compile
+  $ mix deps.get  [unless deps in sync]
+  # record mix.exs and mix.lock in deps/.xtask-deps-get
+  # then in compile's `mix do`: mix deps.compile
   # skip mix deps.unlock --check-unused: no mix.lock, so there are no locked deps to check
 format (after deps):
   $ mix format --check-formatted
 compile (after deps):
-  $ mix compile --warnings-as-errors
+  $ mix do deps.compile + compile --warnings-as-errors  [alone if a dep builds inside deps/]
 credo: skipped: credo is not a dependency: add `{:credo, "~> 1.7", only: [:dev, :test], runtime: false}` to deps in mix.exs
 sobelow: skipped: sobelow is not a dependency: add `{:sobelow, "~> 0.13", only: [:dev, :test], runtime: false}` to deps in mix.exs
 dialyzer (after compile):
@@ -73,23 +74,24 @@ dialyzer (after compile):
   # record the PLT key in priv/plts/otp-{otp}_elixir-{elixir}.plt.key
   $ dialyzer --no_check_plt --fullpath --no_indentation -pa '{elixir_lib}/elixir/ebin' --plt 'priv/plts/otp-{otp}_elixir-{elixir}.plt' _build/dev/lib/demo/ebin
 assets:
+  # layout: npm (assets/package.json), then Mix
   $ npm ci  (in assets)
   $ npm run lint  (in assets)  &
   $ npm test  (in assets)  &
   $ npm run build  (in assets)  &
   # then, after compile:
   $ mix assets.deploy
-  # check priv/static/assets/app.css, priv/static/assets/app.js exist and are not empty
+  # check priv/static/assets/app.css, priv/static/assets/app.js exist and are not empty, and every file priv/static/cache_manifest.json names
 test:
   # check: test services: docker answers
   # start postgres (phx-xtask-local/postgres:15) and redis (phx-xtask-local/redis:7) containers
+  # wait until postgres answers `SELECT 1` and redis `PING`; create demo_test
   # then, after deps:
-  $ MIX_ENV=test mix compile --warnings-as-errors
-  # wait until postgres answers `SELECT 1` and redis `PING`; create demo_test; export DATABASE_URL and REDIS_URL
+  # export DATABASE_URL and REDIS_URL
   # remove cover/*.coverdata from earlier runs
-  $ MIX_ENV=test mix test --cover --export-coverage suite
+  $ MIX_ENV=test mix do deps.compile + compile --warnings-as-errors + test --cover --export-coverage suite  [alone if a dep builds inside deps/]
   # write _build/xtask/cover.exs (merges the exports, writes cover/lcov.info)
-  $ MIX_ENV=test XTASK_COVER_EXPORTS=suite mix run --no-start --no-compile _build/xtask/cover.exs
+  $ MIX_ENV=test XTASK_COVER_EXPORTS=suite elixir _build/xtask/cover.exs
   $ MIX_ENV=test mix test.coverage
   # stop the services
 migrations:
@@ -271,6 +273,26 @@ fn a_compiler_warning_fails_compile_and_blocks_what_reads_the_build() {
         "{}",
         done.stderr
     );
+    // The `mix do` names the command in it that failed, with its hint.
+    assert!(
+        done.stderr.contains(
+            "`mix compile --warnings-as-errors` exited with code 1, in `mix do deps.compile + compile --warnings-as-errors`"
+        ),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.row("compile")
+            .contains("fix: resolve the compiler warnings above"),
+        "{}",
+        done.row("compile")
+    );
+    assert!(
+        done.row("test")
+            .contains("the test build compiles with --warnings-as-errors"),
+        "{}",
+        done.row("test")
+    );
     assert_eq!(done.status_of("dialyzer"), "not run");
     assert!(
         done.row("dialyzer").contains("needs compile"),
@@ -294,12 +316,18 @@ fn a_failure_without_keep_going_starts_nothing_new() {
     let warn = "defmodule Demo.Warn do\n  @moduledoc false\n  def x(unused), do: 1\nend\n";
     let (_app, done) = broken_ci(|app| app.write("lib/demo/warn.ex", warn), &["--jobs", "1"]);
     assert_eq!(done.code, Some(1), "{}", done.all());
-    assert_eq!(done.status_of("compile"), "failed");
-    // With one job the order is fixed: deps, format, compile, then nothing.
+    // (Rows that name compile come before its own, so not `status_of`.)
+    assert!(
+        done.stderr.contains("result: failed (compile)"),
+        "{}",
+        done.stderr
+    );
+    // With one job the longest path goes first: deps, compile (on the way
+    // to dialyzer), then nothing.
     assert_eq!(done.status_of("deps"), "ok");
-    assert_eq!(done.status_of("format"), "ok");
-    // assets and test need nothing that failed: only the stop keeps them out.
-    for step in ["assets", "test"] {
+    // format, assets and test need nothing that failed: only the stop
+    // keeps them out.
+    for step in ["format", "assets", "test"] {
         assert_eq!(done.status_of(step), "not run", "{step}");
         assert!(
             done.row(step).contains("not started after compile failed"),
@@ -571,4 +599,293 @@ fn require_all_turns_a_missing_tool_into_a_failure() {
     let done = app.xtask(&["credo"]).run();
     assert_eq!(done.code, Some(0), "{}", done.all());
     assert_eq!(done.status_of("credo"), "skipped");
+}
+
+/// A git repository holding a small Mix project, `name`, under `dir`: a
+/// dep that `mix deps.get` fetches without a network.
+fn git_dep(dir: &Path, name: &str) -> PathBuf {
+    let repo = dir.join(format!("{name}-repo"));
+    let module = name[..1].to_uppercase() + &name[1..];
+    std::fs::create_dir_all(repo.join("lib")).unwrap();
+    std::fs::write(
+        repo.join("mix.exs"),
+        format!("defmodule {module}.MixProject do\n  use Mix.Project\n  def project, do: [app: :{name}, version: \"0.1.0\"]\nend\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join(format!("lib/{name}.ex")),
+        format!("defmodule {module} do\n  def hi, do: :hi\nend\n"),
+    )
+    .unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["add", "."],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "init",
+        ],
+    ] {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+    repo
+}
+
+/// The demo copy with `deps` (Elixir terms) as its dependencies.
+fn with_deps(app: &App, deps: &str) {
+    let mix = app.read("mix.exs");
+    assert!(
+        mix.contains("deps: [],"),
+        "the demo's mix.exs lists no deps"
+    );
+    app.write(
+        "mix.exs",
+        &mix.replace("deps: [],", &format!("deps: [{deps}],")),
+    );
+}
+
+#[test]
+fn deps_get_is_skipped_while_deps_are_in_sync_and_runs_when_one_is_missing() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let repo = git_dep(app.tmp.path(), "helper");
+    with_deps(&app, &format!("{{:helper, git: \"{}\"}}", repo.display()));
+    let first = app.xtask(&["deps", "-v"]).run();
+    assert_eq!(first.code, Some(0), "{}", first.all());
+    assert!(
+        first.stderr.contains("* Getting helper"),
+        "{}",
+        first.stderr
+    );
+    assert!(app.read("mix.lock").contains("\"helper\": {:git,"));
+
+    let second = app.xtask(&["deps", "-v"]).run();
+    assert_eq!(second.code, Some(0), "{}", second.all());
+    assert!(
+        second
+            .stderr
+            .contains("$ mix deps.get  (skipped: deps in sync)"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.row("deps").contains("in sync"),
+        "{}",
+        second.row("deps")
+    );
+
+    // A dep missing from deps/ is fetched again.
+    std::fs::remove_dir_all(app.path("deps/helper")).unwrap();
+    let third = app.xtask(&["deps", "-v"]).run();
+    assert_eq!(third.code, Some(0), "{}", third.all());
+    assert!(
+        third.stderr.contains("* Getting helper"),
+        "{}",
+        third.stderr
+    );
+    assert!(!third.stderr.contains("(skipped: deps in sync)"));
+}
+
+#[test]
+fn a_dep_that_cannot_be_fetched_fails_deps_get_with_its_hint() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let missing = app.tmp.path().join("no-such-repo");
+    with_deps(&app, &format!("{{:nope, git: \"{}\"}}", missing.display()));
+    app.write_config("[ci]\nsteps = [\"deps\", \"compile\"]\n");
+    let done = app.xtask(&["ci"]).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(done.status_of("deps"), "failed");
+    assert!(
+        done.stderr.contains("`mix deps.get` exited with code"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.row("deps")
+            .contains("fix the dependency it names in mix.exs"),
+        "{}",
+        done.row("deps")
+    );
+    assert!(
+        done.row("compile").contains("needs deps"),
+        "{}",
+        done.row("compile")
+    );
+}
+
+#[test]
+fn a_warning_in_the_test_build_names_that_build_and_its_hint() {
+    let _s = serial();
+    let app = App::demo_copy();
+    // test/support is compiled in the test env only.
+    app.write(
+        "test/support/warn.ex",
+        "defmodule Demo.TestWarn do\n  @moduledoc false\n  def x(unused), do: 1\nend\n",
+    );
+    let done = app.xtask(&["test"]).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(done.status_of("test"), "failed");
+    assert!(
+        done.stderr.contains(
+            "`MIX_ENV=test mix compile --warnings-as-errors` exited with code 1, in \
+             `MIX_ENV=test mix do deps.compile + compile --warnings-as-errors + test"
+        ),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.row("test")
+            .contains("fix the warnings above: the test build compiles with --warnings-as-errors"),
+        "{}",
+        done.row("test")
+    );
+    assert!(
+        !done.stderr.contains("+ mix test"),
+        "the suite did not start"
+    );
+}
+
+/// Every beam and .app file under `dir`, by path.
+fn build_outputs(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "beam" || x == "app") {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &Path) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Why `ci` compiles the dev and test envs at once: each writes its own
+/// `_build/<env>`, Mix and rebar3 deps included, so the result is the one
+/// built env after env. Mix runs `make` deps (and elixir_make, rebar3 hooks)
+/// inside `deps/<app>`; `deps::build_alone` keeps those apart.
+#[test]
+fn two_envs_built_at_once_give_the_beams_of_one_after_the_other() {
+    let _s = serial();
+    let rebar3 = which("rebar3").expect(
+        "rebar3 is on PATH (apt-get install rebar3, or the dev shell): a dep here is built by it",
+    );
+    let app = App::demo_copy();
+    let root = app.tmp.path();
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "helper/mix.exs",
+        "defmodule Helper.MixProject do\n  use Mix.Project\n  def project, do: [app: :helper, version: \"0.1.0\"]\nend\n",
+    );
+    write(
+        "helper/lib/helper.ex",
+        "defmodule Helper do\n  def hi, do: :hi\nend\n",
+    );
+    write(
+        "erldep/rebar.config",
+        "{erl_opts, [debug_info]}.\n{deps, []}.\n",
+    );
+    write(
+        "erldep/src/erldep.app.src",
+        "{application, erldep, [{vsn, \"0.1.0\"}, {applications, [kernel, stdlib]}]}.\n",
+    );
+    write(
+        "erldep/src/erldep.erl",
+        "-module(erldep).\n-export([hi/0]).\nhi() -> hi.\n",
+    );
+    with_deps(
+        &app,
+        "{:helper, path: \"../helper\"}, {:erldep, path: \"../erldep\"}",
+    );
+    let sources: Vec<_> = ["helper", "erldep"]
+        .iter()
+        .map(|d| files_under(&root.join(d)))
+        .collect();
+    let build = |at_once: bool| {
+        let start = |env: &str| {
+            std::process::Command::new("mix")
+                .args(["do", "deps.compile", "+", "compile"])
+                .current_dir(app.dir())
+                .env("MIX_ENV", env)
+                .env("MIX_REBAR3", &rebar3)
+                .env_remove("MIX_DEPS_PATH")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let mut children = Vec::new();
+        for env in ["dev", "test"] {
+            children.push(start(env));
+            if !at_once {
+                assert!(children.last_mut().unwrap().wait().unwrap().success());
+            }
+        }
+        for mut c in children {
+            assert!(c.wait().unwrap().success(), "a build failed");
+        }
+        let built = build_outputs(&app.path("_build"));
+        std::fs::remove_dir_all(app.path("_build")).unwrap();
+        built
+    };
+    let at_once = build(true);
+    let in_turn = build(false);
+    for env in ["dev", "test"] {
+        for beam in ["erldep/ebin/erldep.beam", "helper/ebin/Elixir.Helper.beam"] {
+            let key = format!("{env}/lib/{beam}");
+            assert!(at_once.contains_key(&key), "no {key}");
+        }
+    }
+    assert_eq!(
+        at_once.keys().collect::<Vec<_>>(),
+        in_turn.keys().collect::<Vec<_>>()
+    );
+    for (path, bytes) in &at_once {
+        assert!(in_turn[path] == *bytes, "{path} differs");
+    }
+    // Nothing was written into the deps' own dirs but rebar3's source DAG,
+    // a cache both envs share anyway and rebar3 discards when unreadable.
+    for (d, before) in ["helper", "erldep"].iter().zip(&sources) {
+        let after = files_under(&root.join(d));
+        for new in after.difference(before) {
+            assert!(
+                new.starts_with("_build/prod/lib/.rebar3/"),
+                "{d}/{new} was written"
+            );
+        }
+    }
 }

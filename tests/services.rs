@@ -144,7 +144,7 @@ fn docker_backend_runs_the_demo_suite_and_removes_its_containers() {
     );
     assert!(
         done.stderr
-            .contains("$ MIX_ENV=test mix test --cover --export-coverage suite"),
+            .contains("+ mix test --cover --export-coverage suite"),
         "{}",
         done.stderr
     );
@@ -743,11 +743,11 @@ fn dry_run_shows_every_partition_and_the_coverage_commands() {
     assert_eq!(done.code, Some(0), "{}", done.all());
     for line in [
         "# start postgres and redis-server as child processes on free ports",
-        "$ MIX_ENV=test mix compile --warnings-as-errors",
+        "$ MIX_ENV=test mix do deps.compile + compile --warnings-as-errors",
         "create demo_test1, demo_test2",
         "$ DATABASE_URL='postgres://postgres:***@<host>:<port>/demo_test1' REDIS_URL='redis://<host>:<port>/1' MIX_ENV=test MIX_TEST_PARTITION=1 mix test --cover --export-coverage partition-1 --partitions 2  &",
         "$ DATABASE_URL='postgres://postgres:***@<host>:<port>/demo_test2' REDIS_URL='redis://<host>:<port>/2' MIX_ENV=test MIX_TEST_PARTITION=2 mix test --cover --export-coverage partition-2 --partitions 2  &",
-        "$ MIX_ENV=test XTASK_COVER_EXPORTS=partition-1,partition-2 mix run --no-start --no-compile _build/xtask/cover.exs",
+        "$ MIX_ENV=test XTASK_COVER_EXPORTS=partition-1,partition-2 elixir _build/xtask/cover.exs",
         "$ MIX_ENV=test mix test.coverage",
     ] {
         assert!(done.stdout.contains(line), "missing `{line}` in:\n{}", done.stdout);

@@ -111,7 +111,12 @@ pub enum Command {
     /// `status`.
     Deploy(DeployArgs),
     /// Run every step `ci` is configured to run, after the doctor's checks.
-    Ci,
+    Ci {
+        /// Rerun only the steps that failed (or did not run) in the last
+        /// `ci` in this app dir, and the tests with `mix test --failed`.
+        #[arg(long)]
+        failed: bool,
+    },
     /// Check this machine against the pins in xtask.toml: each tool's version,
     /// the docker daemon, disk space for images, and the app dir.
     Doctor,

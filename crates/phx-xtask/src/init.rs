@@ -42,8 +42,37 @@ pub fn run(args: &InitArgs, run: &Run) -> Result<Exit> {
             path.strip_prefix(&repo).unwrap_or(path).display()
         );
     }
+    ignore(&repo)?;
     eprintln!("next: `cargo xtask ci` (or `nix develop --command cargo xtask ci`)");
     Ok(Exit::Passed)
+}
+
+/// What phx-xtask writes that is this machine's, never the repo's: added
+/// to .gitignore (created if need be), each line once.
+fn ignore(repo: &Path) -> Result<()> {
+    let file = repo.join(".gitignore");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let missing: Vec<&str> = ["/target", "/.xtask", "xtask.local.toml"]
+        .into_iter()
+        .filter(|l| !text.lines().any(|have| have.trim() == *l))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut text = text;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(
+        "# phx-xtask: build outputs, the record of images and deploys, machine-local config\n",
+    );
+    for l in &missing {
+        text.push_str(l);
+        text.push('\n');
+    }
+    std::fs::write(&file, text).with_context(|| format!("write {}", file.display()))?;
+    eprintln!("added {} to .gitignore", missing.join(", "));
+    Ok(())
 }
 
 /// The Mix project: the repo itself, or its one subdirectory with a mix.exs.

@@ -21,6 +21,7 @@ mod http;
 mod ids;
 mod image;
 mod init;
+mod last_run;
 mod migrate;
 mod migrations;
 mod mixproj;

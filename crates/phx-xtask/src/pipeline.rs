@@ -20,7 +20,7 @@ use crate::plan::StepPlan;
 use crate::run::{Exit, Mode, Run, Verbosity};
 use crate::runner::{self, Opts};
 use crate::steps::{self, Ctx, Step};
-use crate::{deploy, doctor, init, migrate, proc, redact, render, services};
+use crate::{deploy, doctor, init, last_run, migrate, proc, redact, render, services};
 
 /// `main` with the guards around it: signal handling, panics (redacted,
 /// and every child and container still stopped), and the exit code.
@@ -53,7 +53,7 @@ pub fn guarded(cli: Cli, root: PathBuf, custom: &[Step]) -> ExitCode {
 
 pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
     let names: Vec<&'static str> = custom.iter().map(|s| s.name).collect();
-    let run = Run::resolve(&cli, &root, Env::capture(), &names)?;
+    let mut run = Run::resolve(&cli, &root, Env::capture(), &names)?;
     services::register_secrets(&run.config, &run.env);
     // The doctor reports a bad app dir as one of its rows, so it (like
     // `list` and `init`, which need no app) runs before the app is read.
@@ -65,6 +65,9 @@ pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
     }
     let app = run.app()?;
     let project = MixProject::read(&app)?;
+    if let Command::Ci { failed: true } = cli.command {
+        last_run::narrow(&mut run, &app);
+    }
     if let Command::Services { action } = &cli.command {
         return services::cmd::run(action, &run, &app, &project);
     }
@@ -77,17 +80,24 @@ pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
         }
     }
     let ctx = Ctx::new(&run, &app, &project);
-    let plans = run
+    let mut plans = run
         .selected
         .iter()
         .map(|&id| steps::plan(id, &ctx, custom))
         .collect::<Result<Vec<_>>>()?;
+    plans.extend(
+        run.passed_before
+            .iter()
+            .map(|&id| StepPlan::skipped(id, last_run::PASSED)),
+    );
+    plans.sort_by_key(|p| p.id);
     if run.dry_run {
         print_plan(&plans, &app);
         return Ok(Exit::Passed);
     }
-    let plans = check(&run, plans, matches!(cli.command, Command::Ci))?;
-    execute(&run, plans, app)
+    let ci = matches!(cli.command, Command::Ci { .. });
+    let plans = check(&run, plans, ci)?;
+    execute(&run, plans, app, ci)
 }
 
 /// Everything that probes the machine, before the first side effect: the
@@ -109,7 +119,7 @@ fn check(run: &Run, mut plans: Vec<StepPlan>, ci: bool) -> Result<Vec<StepPlan>>
     Ok(plans)
 }
 
-fn execute(run: &Run, plans: Vec<StepPlan>, app: PathBuf) -> Result<Exit> {
+fn execute(run: &Run, plans: Vec<StepPlan>, app: PathBuf, ci: bool) -> Result<Exit> {
     let mut ui = render::renderer(run.mode, run.verbosity, &app, &run.env);
     let streams = run.verbosity == Verbosity::Stream && run.mode != Mode::Json;
     let opts = Opts {
@@ -119,8 +129,12 @@ fn execute(run: &Run, plans: Vec<StepPlan>, app: PathBuf) -> Result<Exit> {
         base: app,
         live: streams.then(|| ui.live()),
     };
+    let record = opts.base.clone();
     let summary = runner::run(plans, opts, ui.as_mut());
     proc::shutdown();
+    if ci && !summary.interrupted {
+        last_run::write(&record, &summary);
+    }
     Ok(match (summary.interrupted, summary.failed()) {
         (true, _) => Exit::Interrupted,
         (false, true) => Exit::Failed,
@@ -167,9 +181,9 @@ fn list(run: &Run, custom: &[Step]) -> Result<Exit> {
     let cmd = crate::cli::Cli::command();
     let mut all = StepId::BUILT_IN.to_vec();
     all.extend(custom.iter().map(|s| StepId::Custom(s.name)));
-    let ci = match &run.config.ci.steps {
-        Some(names) => names.clone(),
-        None => all.iter().map(|s| s.name().to_string()).collect(),
+    let in_ci = |id: &StepId| match &run.config.ci.steps {
+        Some(names) => names.iter().any(|n| n == id.name()),
+        None => id.in_ci_by_default(),
     };
     for id in all {
         let about = match id {
@@ -177,17 +191,19 @@ fn list(run: &Run, custom: &[Step]) -> Result<Exit> {
                 .iter()
                 .find(|s| s.name == name)
                 .map(|s| s.about.to_string()),
+            // `migrations` is what `cargo xtask migrate check` runs.
+            StepId::Migrations => cmd
+                .find_subcommand("migrate")
+                .and_then(|m| m.find_subcommand("check"))
+                .and_then(|c| c.get_about())
+                .map(|a| a.to_string()),
             _ => cmd
                 .find_subcommand(id.name())
                 .and_then(|c| c.get_about())
                 .map(|a| a.to_string()),
         };
-        let in_ci = if ci.iter().any(|n| n == id.name()) {
-            "ci"
-        } else {
-            "--"
-        };
-        println!("{:<10} {in_ci:<3} {}", id.name(), about.unwrap_or_default());
+        let mark = if in_ci(&id) { "ci" } else { "--" };
+        println!("{:<10} {mark:<3} {}", id.name(), about.unwrap_or_default());
     }
     Ok(Exit::Passed)
 }

@@ -1,6 +1,8 @@
-//! Keeps secrets out of every line we print: passwords inside URLs, and any
-//! value registered as secret (a database password, a token), whatever the
-//! line it turns up in (echoed commands, captured logs, the JSON report).
+//! Keeps secrets out of every line we print: passwords inside URLs and in
+//! password fields (`PGPASSWORD=…`, `password: "…"`) whatever their value,
+//! and any value registered as secret (a token, a password that is not a
+//! plain word), whatever the line it turns up in (echoed commands, captured
+//! logs, the JSON report).
 
 use std::sync::Mutex;
 
@@ -21,9 +23,20 @@ pub fn secret(value: &str) {
     }
 }
 
+/// Registers a password. One that is a plain word (letters only, like the
+/// default `postgres`) also names a URL scheme, a user, a program and the
+/// server in prose, so masking it everywhere would hide all of them
+/// (`***://***:***@localhost`); it is masked where a password goes, in
+/// URLs and password fields, as every password is.
+pub fn password(value: &str) {
+    if !value.chars().all(|c| c.is_ascii_alphabetic()) {
+        secret(value);
+    }
+}
+
 /// Returns `s` with URL passwords and registered secrets masked.
 pub fn line(s: &str) -> String {
-    let mut out = query_passwords(&url_passwords(s));
+    let mut out = field_passwords(&url_passwords(s));
     for v in SECRETS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         if out.contains(v.as_str()) {
             out = out.replace(v.as_str(), MASK);
@@ -58,23 +71,56 @@ fn url_passwords(s: &str) -> String {
     out
 }
 
-/// Masks `password=VALUE` (a libpq URL's query, a key=value DSN).
-fn query_passwords(s: &str) -> String {
-    const KEY: &str = "password=";
+/// Masks the value of a password field: `password=VALUE` (a libpq URL's
+/// query, a key=value DSN), `PGPASSWORD=VALUE` and other `…PASSWORD=`
+/// variables, `password: "VALUE"` (Elixir) and `"password": "VALUE"`
+/// (JSON). After a `:`, or a space, only a quoted value counts, so prose
+/// ("password: see above") stays as it is.
+fn field_passwords(s: &str) -> String {
+    const KEY: &str = "password";
+    let (lower, b) = (s.to_ascii_lowercase(), s.as_bytes());
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find(KEY) {
-        let (head, tail) = rest.split_at(i + KEY.len());
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || "&'\"".contains(c))
-            .unwrap_or(tail.len());
-        if end > 0 {
-            out.push_str(MASK);
+    let (mut done, mut from) = (0, 0);
+    while let Some(i) = lower[from..].find(KEY) {
+        let mut j = from + i + KEY.len();
+        from = j;
+        if b.get(j) == Some(&b'"') {
+            j += 1;
         }
-        rest = &tail[end..];
+        let spaced = b.get(j) == Some(&b' ');
+        while b.get(j) == Some(&b' ') {
+            j += 1;
+        }
+        let quoted_only = match b.get(j) {
+            Some(b'=') => spaced,
+            Some(b':') => true,
+            _ => continue,
+        };
+        j += 1;
+        while b.get(j) == Some(&b' ') {
+            j += 1;
+        }
+        let (start, end) = match b.get(j) {
+            Some(&q @ (b'"' | b'\'')) => match s[j + 1..].find(q as char) {
+                Some(n) => (j + 1, j + 1 + n),
+                None => continue,
+            },
+            _ if quoted_only => continue,
+            _ => {
+                let n = s[j..]
+                    .find(|c: char| c.is_whitespace() || "&'\",;".contains(c))
+                    .unwrap_or(s.len() - j);
+                (j, j + n)
+            }
+        };
+        if end > start {
+            out.push_str(&s[done..start]);
+            out.push_str(MASK);
+            done = end;
+        }
+        from = end.max(from);
     }
-    out.push_str(rest);
+    out.push_str(&s[done..]);
     out
 }
 
@@ -115,6 +161,50 @@ mod tests {
             line("host=h password=pw dbname=d"),
             "host=h password=*** dbname=d"
         );
+    }
+
+    #[test]
+    fn masks_password_fields_but_not_prose() {
+        let cases = [
+            ("PGPASSWORD=pw psql", "PGPASSWORD=*** psql"),
+            (
+                "-e POSTGRES_PASSWORD='a b' x",
+                "-e POSTGRES_PASSWORD='***' x",
+            ),
+            (
+                "[password: \"pw\", user: \"u\"]",
+                "[password: \"***\", user: \"u\"]",
+            ),
+            ("{\"password\":\"pw\"}", "{\"password\":\"***\"}"),
+            ("password = \"pw\"", "password = \"***\""),
+            (
+                "password authentication failed",
+                "password authentication failed",
+            ),
+            ("password: see above", "password: see above"),
+            (
+                "[services] postgres_password in xtask.toml",
+                "[services] postgres_password in xtask.toml",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(field_passwords(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn a_plain_word_password_is_masked_only_where_a_password_goes() {
+        password("postgres");
+        assert_eq!(
+            line("export DATABASE_URL=postgres://postgres:postgres@localhost:5432/demo_test"),
+            "export DATABASE_URL=postgres://postgres:***@localhost:5432/demo_test"
+        );
+        assert_eq!(
+            line("wait until postgres answers `SELECT 1`"),
+            "wait until postgres answers `SELECT 1`"
+        );
+        password("pa55-word");
+        assert_eq!(line("the password is pa55-word."), "the password is ***.");
     }
 
     #[test]

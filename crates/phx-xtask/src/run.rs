@@ -66,6 +66,8 @@ pub struct Run {
     pub require_all: bool,
     /// The steps this run plans, in `ci` order.
     pub selected: Vec<StepId>,
+    /// `ci --failed`: the steps that passed last run, shown as such.
+    pub passed_before: Vec<StepId>,
     /// `format --fix`.
     pub fix: bool,
     /// `test`'s flags (the defaults under `ci`).
@@ -120,6 +122,7 @@ impl Run {
             require_all: g.require_all || loaded.config.ci.require_all,
             fix: matches!(cli.command, Command::Format { fix: true }),
             selected,
+            passed_before: Vec::new(),
             test,
             image,
             migrate,
@@ -179,7 +182,7 @@ fn selected(
         .first()
         .map_or("xtask.toml".into(), |f| f.display().to_string());
     let mut ids = match command {
-        Command::Ci => match &config.ci.steps {
+        Command::Ci { .. } => match &config.ci.steps {
             Some(names) => by_name(names, &format!("{source}: [ci] steps"))?,
             None => all(),
         },

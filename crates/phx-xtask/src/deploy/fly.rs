@@ -90,14 +90,6 @@ pub fn last_stable(t: &Target, failed: &str, log: &mut dyn FnMut(String)) -> Res
         .context("fly has no earlier stable release to return to")
 }
 
-/// flyctl, or fly (its other name).
-pub fn program(env: &crate::env::Env) -> Option<String> {
-    ["flyctl", "fly"]
-        .into_iter()
-        .find(|p| env.which(p).is_some())
-        .map(String::from)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

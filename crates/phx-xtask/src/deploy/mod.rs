@@ -54,12 +54,14 @@ pub fn run(args: &DeployArgs, run: &Run, app: &Path, project: &MixProject) -> Re
             })?;
             let t = target::resolve(run, env, app, &project.app)?;
             let img = guard::image(args, &t, &run.root)?;
+            let pending = migrations::pending(&t, run, &img.revision)?;
             if args.plan {
-                return plan(&t, &img, run);
+                return plan(&t, &img, run, &pending);
             }
             guard::clean_tree(app)?;
             let mut log = logger();
             guard::prerequisite(args, &t, &run.root, &envs, &img, &mut log)?;
+            migrations::check_breaking(&pending, args.allow_breaking_migrations, &mut log)?;
             guard::confirm(&t, args.yes, &img)?;
             let _lock = state::Lock::take(&run.root, env)?;
             deploy(&t, &img, run, &project.app)
@@ -72,7 +74,7 @@ pub fn logger() -> impl FnMut(String) {
     |line: String| eprintln!("deploy: {}", redact::line(&line))
 }
 
-fn plan(t: &Target, img: &Image, run: &Run) -> Result<Exit> {
+fn plan(t: &Target, img: &Image, run: &Run, pending: &migrations::Pending) -> Result<Exit> {
     let history = state::read(&run.root, &t.name)?;
     println!(
         "environment: {} ({:?} target, {})",
@@ -99,10 +101,7 @@ fn plan(t: &Target, img: &Image, run: &Run) -> Result<Exit> {
         ),
         None => println!("rollback to: nothing yet (the first deploy to {})", t.name),
     }
-    println!(
-        "migrations:  {}",
-        migrations::summary(run).unwrap_or_else(|e| format!("unknown: {e:#}"))
-    );
+    println!("migrations:  {}", migrations::summary(pending, run));
     Ok(Exit::Passed)
 }
 

@@ -52,7 +52,7 @@ pub fn resolve(run: &Run, name: &str, app: &Path, app_name: &str) -> Result<Targ
             if env.app.is_none() {
                 bail!("[deploy.{name}] has no app (the Fly app's name): {fix}");
             }
-            flyctl = super::fly::program(&run.env).ok_or_else(|| anyhow::anyhow!("the fly target needs flyctl on PATH: install it (fly.io/docs/flyctl/install) or enter `nix develop`"))?;
+            flyctl = find_flyctl(&run.env).ok_or_else(|| anyhow::anyhow!("the fly target needs flyctl on PATH: install it (fly.io/docs/flyctl/install) or enter `nix develop`"))?;
             if run.env.get("FLY_API_TOKEN").is_none() {
                 bail!("the fly target needs FLY_API_TOKEN in the environment (`fly tokens create deploy`); it reaches flyctl through the environment only");
             }
@@ -66,4 +66,12 @@ pub fn resolve(run: &Run, name: &str, app: &Path, app_name: &str) -> Result<Targ
         app_dir: app.to_path_buf(),
         env,
     })
+}
+
+/// flyctl, or fly (its other name).
+fn find_flyctl(env: &crate::env::Env) -> Option<String> {
+    ["flyctl", "fly"]
+        .into_iter()
+        .find(|p| env.which(p).is_some())
+        .map(String::from)
 }

@@ -41,6 +41,42 @@ pub fn facts(dir: &Path) -> Result<(GitFacts, Option<String>)> {
     Ok((facts, git(dir, &["remote", "get-url", "origin"])?))
 }
 
+/// Files under `path` that `to` adds or changes since `from` (two
+/// revisions), relative to the repository's root; None when git cannot
+/// tell (a revision it does not have).
+pub fn changed(dir: &Path, from: &str, to: &str, path: &Path) -> Result<Option<Vec<String>>> {
+    let path = path.display().to_string();
+    let args = [
+        "diff",
+        "--name-only",
+        "--diff-filter=AM",
+        from,
+        to,
+        "--",
+        &path,
+    ];
+    Ok(match git_status(dir, &args)? {
+        (true, text) => Some(
+            text.lines()
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
+        ),
+        (false, _) => None,
+    })
+}
+
+fn git_status(dir: &Path, args: &[&str]) -> Result<(bool, String)> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let spawn = proc::Spawn {
+        env: vec![("GIT_TERMINAL_PROMPT", "0")],
+        dir,
+        ..proc::Spawn::new("git", &args)
+    };
+    let out = proc::output(&spawn, GIT_TIMEOUT, |_| {})?;
+    Ok((out.status.success(), out.stdout))
+}
+
 /// `git ARGS` in `dir`: its trimmed stdout, or None when git says no (a
 /// query whose answer is "none", like an untagged HEAD).
 fn git(dir: &Path, args: &[&str]) -> Result<Option<String>> {

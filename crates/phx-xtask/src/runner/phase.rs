@@ -20,7 +20,6 @@ fn act(ctx: &mut Exec, action: Action) -> anyhow::Result<()> {
                     cmd.fill(&ctx.vars).describe(&ctx.base)
                 );
                 ctx.log(line);
-                ctx.notes.push(format!("skipped: {why}"));
                 Ok(())
             }
             None => ctx.run(&cmd),

@@ -323,3 +323,134 @@ impl<'a> Scheduler<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::env::Env;
+    use crate::plan::Action;
+
+    struct Quiet;
+
+    impl Ui for Quiet {
+        fn finished(&mut self, _: &Outcome) {}
+        fn summary(&mut self, _: &Summary) {}
+    }
+
+    type Started = Arc<Mutex<Vec<&'static str>>>;
+
+    /// A step that notes when it starts.
+    fn step(id: StepId, needs: &[StepId], started: &Started) -> StepPlan {
+        let started = Arc::clone(started);
+        let act = Action::Native {
+            describe: id.name().into(),
+            run: Box::new(move |_| {
+                started.lock().unwrap().push(id.name());
+                Ok(())
+            }),
+        };
+        StepPlan::new(id, needs, vec![act], "")
+    }
+
+    /// The quality steps of `ci`, run one at a time; the order they start in.
+    fn start_order(app: &Path) -> Vec<&'static str> {
+        let started: Started = Arc::default();
+        let d = [StepId::Deps];
+        let c = [StepId::Compile];
+        let plans = vec![
+            step(StepId::Deps, &[], &started),
+            step(StepId::Format, &d, &started),
+            step(StepId::Compile, &d, &started),
+            step(StepId::Credo, &c, &started),
+            step(StepId::Sobelow, &c, &started),
+            step(StepId::Dialyzer, &c, &started),
+        ];
+        let opts = Opts {
+            env: Env::default(),
+            jobs: 1,
+            keep_going: false,
+            base: app.to_path_buf(),
+            live: None,
+        };
+        let summary = run(plans, opts, &mut Quiet);
+        assert!(!summary.failed());
+        let order = started.lock().unwrap().clone();
+        order
+    }
+
+    #[test]
+    fn the_longest_recorded_path_starts_first() {
+        let app = tempfile::tempdir().unwrap();
+        let mut h = History::default();
+        for (id, ms) in [
+            (StepId::Deps, 100),
+            (StepId::Format, 300),
+            (StepId::Compile, 1_000),
+            (StepId::Credo, 2_000),
+            (StepId::Sobelow, 2_500),
+            (StepId::Dialyzer, 5_000),
+        ] {
+            h.record(id, vec![ms]);
+        }
+        h.save(app.path());
+        assert_eq!(
+            start_order(app.path()),
+            ["deps", "compile", "dialyzer", "sobelow", "credo", "format"]
+        );
+        // The run recorded its own times (a few ms) over the ones it read.
+        let after = History::load(app.path());
+        assert!(after.phase_ms(StepId::Dialyzer, 0, 1) < 5_000);
+    }
+
+    #[test]
+    fn a_first_run_ranks_by_typical_times() {
+        let app = tempfile::tempdir().unwrap();
+        // Dialyzer's typical time is the longest; credo and sobelow tie and
+        // keep the plan's order; format waits on nothing long.
+        assert_eq!(
+            start_order(app.path()),
+            ["deps", "compile", "dialyzer", "credo", "sobelow", "format"]
+        );
+    }
+
+    #[test]
+    fn a_light_phase_starts_at_once_without_a_slot() {
+        let app = tempfile::tempdir().unwrap();
+        let (tx, rx) = mpsc::channel::<()>();
+        // With one job, deps holds the only slot until the services phase
+        // has started beside it.
+        let deps = StepPlan::new(
+            StepId::Deps,
+            &[],
+            vec![Action::Native {
+                describe: "wait for the services phase".into(),
+                run: Box::new(move |_| {
+                    rx.recv_timeout(Duration::from_secs(60))
+                        .map_err(|_| anyhow::anyhow!("the light phase never started"))
+                }),
+            }],
+            "",
+        );
+        let services = Action::Native {
+            describe: "start the services".into(),
+            run: Box::new(move |_| {
+                tx.send(()).unwrap();
+                Ok(())
+            }),
+        };
+        let mut test = StepPlan::new(StepId::Test, &[], vec![services], "");
+        test.phases[0].light = true;
+        let opts = Opts {
+            env: Env::default(),
+            jobs: 1,
+            keep_going: false,
+            base: app.path().to_path_buf(),
+            live: None,
+        };
+        let summary = run(vec![deps, test], opts, &mut Quiet);
+        assert!(!summary.failed(), "{:?}", summary.outcomes[0].log);
+    }
+}

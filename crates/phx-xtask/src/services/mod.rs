@@ -24,25 +24,21 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use url::Url;
 
-use crate::config::{Backend, Config, DEFAULT_PASSWORD};
+use crate::config::{Backend, Config};
 use crate::env::Env;
 use crate::{docker, redact};
 
-/// Registers every secret the run may meet: the configured password (the
-/// public default is masked only inside URLs, or every "postgres" would go)
-/// and the passwords in DATABASE_URL and REDIS_URL, as written and as the
-/// server sees them (`p%40ss` and `p@ss`).
+/// Registers every secret the run may meet: the configured password and
+/// the passwords in DATABASE_URL and REDIS_URL, as written and as the
+/// server sees them (`p%40ss` and `p@ss`). `redact::password` keeps a
+/// plain word (the default `postgres`) masked only where a password goes.
 pub fn register_secrets(config: &Config, env: &Env) {
-    if config.services.postgres_password != DEFAULT_PASSWORD {
-        redact::secret(&config.services.postgres_password);
-    }
+    redact::password(&config.services.postgres_password);
     for var in ["DATABASE_URL", "REDIS_URL"] {
         let url = env.get(var).and_then(|u| Url::parse(u).ok());
         if let Some(p) = url.as_ref().and_then(|u| u.password()) {
-            if p != DEFAULT_PASSWORD {
-                redact::secret(p);
-                redact::secret(&wait::decode(p));
-            }
+            redact::password(p);
+            redact::password(&wait::decode(p));
         }
     }
     for var in [
@@ -174,6 +170,28 @@ impl Services {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_password_postgres_is_masked_in_urls_only() {
+        let env = Env::from_pairs(&[
+            (
+                "DATABASE_URL",
+                "postgres://postgres:postgres@localhost:5432/app_test",
+            ),
+            ("REDIS_URL", "redis://:postgres@localhost:6379/0"),
+        ]);
+        register_secrets(&Config::default(), &env);
+        let line = "DATABASE_URL=postgres://postgres:postgres@localhost:5432/app_test: \
+                    wait until postgres answers";
+        assert_eq!(
+            redact::line(line),
+            "DATABASE_URL=postgres://postgres:***@localhost:5432/app_test: wait until postgres answers"
+        );
+        assert_eq!(
+            redact::line("REDIS_URL=redis://:postgres@localhost:6379/0"),
+            "REDIS_URL=redis://:***@localhost:6379/0"
+        );
+    }
 
     #[test]
     fn config_sections_parse_with_defaults() {

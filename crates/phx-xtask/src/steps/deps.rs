@@ -81,10 +81,7 @@ pub fn compile_parts(ctx: &Ctx, env: Option<&str>) -> Vec<Cmd> {
 pub fn build_alone(app: &Path) -> GuardFn {
     let app = app.to_path_buf();
     Box::new(move |ctx: &Exec| {
-        let deps = match ctx.env_snapshot().get("MIX_DEPS_PATH") {
-            Some(d) if !d.is_empty() => app.join(d),
-            _ => app.join("deps"),
-        };
+        let deps = sync::deps_dir(&app, ctx.env_snapshot().get("MIX_DEPS_PATH"));
         let found = in_place::deps_building_in_place(&app, &deps);
         (!found.is_empty()).then(|| format!("{} build inside deps/", found.join(", ")))
     })

@@ -34,3 +34,31 @@ fn plugins(app: &std::path::Path) -> bool {
             .any(|l| l.contains("plugins:"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::ctx::with_ctx;
+
+    fn needs(formatter: &str) -> Vec<StepId> {
+        let files = [(".formatter.exs", formatter)];
+        with_ctx("def project, do: [app: :a]", &files, false, |ctx| {
+            let ctx = Ctx {
+                selected: &[StepId::Deps, StepId::Format, StepId::Compile],
+                ..*ctx
+            };
+            plan(&ctx).phases[0].needs.clone()
+        })
+    }
+
+    #[test]
+    fn plugins_wait_for_the_build_env_compile() {
+        assert_eq!(
+            needs("[import_deps: [:phoenix], inputs: [\"*.exs\"]]"),
+            [StepId::Deps]
+        );
+        let phoenix = "[import_deps: [:phoenix], plugins: [Phoenix.LiveView.HTMLFormatter]]";
+        assert_eq!(needs(phoenix), [StepId::Compile]);
+        assert_eq!(needs("# plugins: [X]\n[inputs: []]"), [StepId::Deps]);
+    }
+}

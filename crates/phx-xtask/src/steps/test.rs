@@ -86,9 +86,6 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         services: None,
     }));
 
-    let compile = Cmd::mix(ctx.app, &["compile", "--warnings-as-errors"])
-        .env("MIX_ENV", "test")
-        .hint("fix the warnings above: the test build compiles with --warnings-as-errors");
     let mut late = Vec::new();
     if !ctx.selected.contains(&StepId::Deps) {
         // Run alone (a CI matrix job with --partition K/N), the step fetches
@@ -108,29 +105,8 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     if cfg.cover {
         late.push(cover::clean_coverdata(ctx.app));
     }
-
-    // With MIX_ENV=test exported (common in CI), `compile` builds
-    // _build/test too, and two Mix commands never compile one env at once.
-    let mut needs = vec![StepId::Deps];
-    let same_env = ctx.env.mix_env() == "test" && ctx.selected.contains(&StepId::Compile);
-    if same_env {
-        needs.push(StepId::Compile);
-    }
-    // Beside the build env's compile, unless a dep builds inside deps/.
-    let alone =
-        (!same_env && ctx.selected.contains(&StepId::Compile)).then(|| deps::build_alone(ctx.app));
-    let mut build = deps::compile_parts(ctx, Some("test"));
-    build.push(compile);
-    match layout {
-        Layout::All(_) => {
-            late.push(Action::chain(build, alone));
-            late.push(Action::Parallel(cmds));
-        }
-        _ => {
-            build.extend(cmds);
-            late.push(Action::chain(build, alone));
-        }
-    }
+    let (needs, suite) = build_and_run(ctx, layout, cmds);
+    late.extend(suite);
     if cfg.cover {
         late.extend(cover::actions(ctx, args, layout, &runs));
     }
@@ -140,6 +116,36 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     plan.phases[0].light = cfg.overlap;
     plan.phases.retain(|p| !p.actions.is_empty());
     Ok(plan.check(check(&slot, backend)))
+}
+
+/// What the suite waits for, and the test env's build and the suite: one
+/// `MIX_ENV=test mix do deps.compile + compile --warnings-as-errors + test
+/// …`, or the build then N partitions at once.
+fn build_and_run(ctx: &Ctx, layout: Layout, tests: Vec<Cmd>) -> (Vec<StepId>, Vec<Action>) {
+    // With MIX_ENV=test exported (common in CI), `compile` builds
+    // _build/test too, and two Mix commands never compile one env at once.
+    let mut needs = vec![StepId::Deps];
+    let same_env = ctx.env.mix_env() == "test" && ctx.selected.contains(&StepId::Compile);
+    if same_env {
+        needs.push(StepId::Compile);
+    }
+    // Else beside the build env's compile, unless a dep builds inside deps/.
+    let beside = !same_env && ctx.selected.contains(&StepId::Compile);
+    let alone = beside.then(|| deps::build_alone(ctx.app));
+    let mut build = deps::compile_parts(ctx, Some("test"));
+    build.push(
+        Cmd::mix(ctx.app, &["compile", "--warnings-as-errors"])
+            .env("MIX_ENV", "test")
+            .hint("fix the warnings above: the test build compiles with --warnings-as-errors"),
+    );
+    let actions = match layout {
+        Layout::All(_) => vec![Action::chain(build, alone), Action::Parallel(tests)],
+        _ => {
+            build.extend(tests);
+            vec![Action::chain(build, alone)]
+        }
+    };
+    (needs, actions)
 }
 
 /// The backend's preconditions, probed after planning.

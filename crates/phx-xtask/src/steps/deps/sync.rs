@@ -45,7 +45,8 @@ pub fn record(app: PathBuf) -> Action {
     }
 }
 
-fn deps_dir(app: &Path, var: Option<&str>) -> PathBuf {
+/// Where Mix keeps the deps: `deps/`, or MIX_DEPS_PATH.
+pub fn deps_dir(app: &Path, var: Option<&str>) -> PathBuf {
     match var {
         Some(dir) if !dir.is_empty() => app.join(dir),
         _ => app.join("deps"),

@@ -1,0 +1,181 @@
+//! What a team reads after a run: the figures in each row and as numbers
+//! in JSON, JUnit XML from every test run, `ci --failed` rerunning only
+//! what failed, one annotation for a problem two steps report, and a
+//! terminal view (under a real pseudo-terminal) without repeated rows.
+
+mod common;
+
+use common::{serial, App, Done};
+
+fn json(done: &Done) -> serde_json::Value {
+    serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("{e}: {}", done.all()))
+}
+
+fn step<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {report}"))
+}
+
+const FAILING_TEST: &str = "defmodule Demo.FailsTest do\n  use ExUnit.Case, async: true\n\n  test \"fails on purpose\" do\n    assert 1 + 1 == 3\n  end\nend\n";
+
+#[test]
+fn test_figures_are_numbers_and_junit_names_the_failure() {
+    let _s = serial();
+    let app = App::demo_copy();
+    app.write("test/demo/fails_test.exs", FAILING_TEST);
+    let done = app
+        .xtask(&["test", "--output", "json", "--partitions", "2"])
+        .run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    let report = json(&done);
+    let f = &step(&report, "test")["figures"];
+    assert_eq!(f["failures"], 1, "{f}");
+    assert!(f["tests"].as_u64().unwrap() > 20, "{f}");
+    assert!(f["doctests"].as_u64().unwrap() > 0, "{f}");
+    assert!(
+        done.row("test").contains(" tests, 1 failure"),
+        "{}",
+        done.row("test")
+    );
+    // JUnit: both partitions merged, every test once, the failure located.
+    let xml = app.read("_build/test/junit.xml");
+    let cases = xml.matches("<testcase ").count() as u64;
+    assert_eq!(
+        cases,
+        f["tests"].as_u64().unwrap() + f["doctests"].as_u64().unwrap(),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+    assert!(
+        xml.contains("file=\"test/demo/fails_test.exs\" line=\"5\""),
+        "{xml}"
+    );
+    assert!(
+        xml.starts_with("<?xml")
+            && xml.contains("<testsuites>")
+            && xml.contains("<testsuite name=\"Demo.FailsTest\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("message=\"Assertion with == failed\""),
+        "{xml}"
+    );
+}
+
+#[test]
+fn dialyzer_reports_its_warnings_and_the_plt_hit() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let first = app.xtask(&["dialyzer", "--output", "json"]).run();
+    assert_eq!(first.code, Some(0), "{}", first.all());
+    let again = app.xtask(&["dialyzer", "--output", "json"]).run();
+    let report = json(&again);
+    let f = &step(&report, "dialyzer")["figures"];
+    assert_eq!(
+        (f["warnings"].as_u64(), f["plt"].as_str()),
+        (Some(0), Some("hit")),
+        "{f}"
+    );
+    app.write(
+        "lib/demo/broken.ex",
+        "defmodule Demo.Broken do\n  @spec bad() :: integer()\n  def bad, do: :not_an_int\nend\n",
+    );
+    let broken = app.xtask(&["dialyzer", "--output", "json"]).run();
+    assert_eq!(broken.code, Some(1), "{}", broken.all());
+    assert_eq!(step(&json(&broken), "dialyzer")["figures"]["warnings"], 1);
+}
+
+#[test]
+fn ci_failed_reruns_exactly_what_failed_and_the_tests_with_failed() {
+    let _s = serial();
+    let app = App::demo_copy();
+    app.write(
+        "lib/demo/ugly.ex",
+        "defmodule Demo.Ugly do\n  def x,    do:   1\nend\n",
+    );
+    app.write("test/demo/fails_test.exs", FAILING_TEST);
+    let first = app.xtask(&["ci", "--keep-going", "--output", "json"]).run();
+    assert_eq!(first.code, Some(1), "{}", first.all());
+    let again = app.xtask(&["ci", "--failed", "--output", "json"]).run();
+    assert_eq!(again.code, Some(1), "{}", again.all());
+    let report = json(&again);
+    for s in report["steps"].as_array().unwrap() {
+        let name = s["step"].as_str().unwrap();
+        match name {
+            "format" | "test" => assert_eq!(s["status"], "failed", "{name}: {s}"),
+            _ => assert!(
+                s["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("passed last run"),
+                "{name}: {s}"
+            ),
+        }
+    }
+    assert!(
+        again.stderr.contains("mix test") && again.stderr.contains("--failed"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn one_annotation_for_a_warning_both_builds_report() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let slug = app.read("lib/demo/slug.ex").replacen(
+        "  def ",
+        "  def unused_var_demo(x), do: :ok\n\n  def ",
+        1,
+    );
+    app.write("lib/demo/slug.ex", &slug);
+    let done = app
+        .xtask(&["ci", "--keep-going"])
+        .env("GITHUB_ACTIONS", "true")
+        .run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    let annotations: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("::error file=demo/lib/demo/slug.ex"))
+        .collect();
+    assert_eq!(annotations.len(), 1, "{annotations:#?}\n{}", done.stderr);
+    assert!(
+        annotations[0].contains("title=compile and test"),
+        "{}",
+        annotations[0]
+    );
+}
+
+#[test]
+fn a_terminal_shows_each_row_once_then_one_totals_line() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let bin = env!("CARGO_BIN_EXE_xtask");
+    let config = app.config();
+    let command = format!(
+        "XTASK_CONFIG={} XTASK_ROOT={} {bin} format",
+        config.display(),
+        common::root().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script (bsdutils) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let rows = text
+        .lines()
+        .filter(|l| l.contains("format") && l.contains("ok"))
+        .count();
+    assert_eq!(rows, 1, "one row for format:\n{text}");
+    assert!(
+        !text.contains("\nsummary"),
+        "no second copy of the rows:\n{text}"
+    );
+    assert!(text.contains("ok: 1 ok in"), "one totals line:\n{text}");
+}
