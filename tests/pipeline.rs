@@ -90,9 +90,8 @@ test:
   # export DATABASE_URL and REDIS_URL
   # remove cover/*.coverdata from earlier runs
   $ MIX_ENV=test mix do deps.compile + compile --warnings-as-errors + test --cover --export-coverage suite  [alone if a dep builds inside deps/]
-  # write _build/xtask/cover.exs (merges the exports, writes cover/lcov.info)
+  # write _build/xtask/cover.exs (merges the exports, reports and checks the total, writes cover/lcov.info and the HTML)
   $ MIX_ENV=test XTASK_COVER_EXPORTS=suite elixir _build/xtask/cover.exs
-  $ MIX_ENV=test mix test.coverage
   # stop the services
 migrations:
   # check: migration services: docker answers

@@ -748,7 +748,6 @@ fn dry_run_shows_every_partition_and_the_coverage_commands() {
         "$ DATABASE_URL='postgres://postgres:***@<host>:<port>/demo_test1' REDIS_URL='redis://<host>:<port>/1' MIX_ENV=test MIX_TEST_PARTITION=1 mix test --cover --export-coverage partition-1 --partitions 2  &",
         "$ DATABASE_URL='postgres://postgres:***@<host>:<port>/demo_test2' REDIS_URL='redis://<host>:<port>/2' MIX_ENV=test MIX_TEST_PARTITION=2 mix test --cover --export-coverage partition-2 --partitions 2  &",
         "$ MIX_ENV=test XTASK_COVER_EXPORTS=partition-1,partition-2 elixir _build/xtask/cover.exs",
-        "$ MIX_ENV=test mix test.coverage",
     ] {
         assert!(done.stdout.contains(line), "missing `{line}` in:\n{}", done.stdout);
     }

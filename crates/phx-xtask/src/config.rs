@@ -386,6 +386,9 @@ pub struct Test {
     pub partitions: u32,
     /// Run with `--cover`, write cover/lcov.info and check the threshold.
     pub cover: bool,
+    /// Where the JUnit XML of the run goes, relative to the app dir; empty
+    /// writes none.
+    pub junit: String,
     /// The minimum total coverage in percent. Unset: the app's own
     /// `test_coverage: [summary: [threshold: N]]` (90 when mix.exs sets none).
     pub coverage_threshold: Option<f64>,
@@ -422,6 +425,7 @@ pub struct Services {
 impl Default for Test {
     fn default() -> Self {
         Test {
+            junit: "_build/test/junit.xml".into(),
             partitions: 1,
             cover: true,
             coverage_threshold: None,

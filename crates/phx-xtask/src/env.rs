@@ -8,13 +8,14 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Every variable we act on. Children still inherit the real environment.
-pub const READ: [&str; 26] = [
+pub const READ: [&str; 27] = [
     "PATH",
     "HOME",
     "TMPDIR",
     "XDG_RUNTIME_DIR",
     "DOCKER_HOST",
     "MIX_ENV",
+    "ELIXIR_ERL_OPTIONS",
     "IN_NIX_SHELL",
     "XTASK_SERVICES",
     "XTASK_POSTGRES_IMAGE",

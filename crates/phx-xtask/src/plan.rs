@@ -42,6 +42,9 @@ pub enum Action {
     },
     /// Mix commands of one env run back to back in one BEAM.
     Chain(Chain),
+    /// Runs even when an earlier action of the phase failed (writing the
+    /// JUnit report of a failed test run).
+    Always(Box<Action>),
 }
 
 /// Mix commands of one env (the same dir and variables) run as one `mix do
@@ -80,6 +83,7 @@ impl Action {
             Action::RunUnless { cmd, when, .. } => format!("{}  [{when}]", cmd.describe(base)),
             Action::Native { describe, .. } => format!("# {describe}"),
             Action::Skip { what, why } => format!("# skip {what}: {why}"),
+            Action::Always(inner) => format!("{}  [even after a failure]", inner.describe(base)),
             Action::Chain(c) => {
                 let line = Cmd::chain(&c.parts).describe(base);
                 match c.exclusive {

@@ -41,6 +41,7 @@ fn act(ctx: &mut Exec, action: Action) -> anyhow::Result<()> {
             ctx.notes.push(format!("skipped `{what}`: {why}"));
             Ok(())
         }
+        Action::Always(inner) => act(ctx, *inner),
     }
 }
 
@@ -58,7 +59,20 @@ pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> 
     let started = Instant::now();
     let mut ctx = Exec::new(id, opts.base.clone(), opts.live.clone(), opts.env.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        phase.actions.into_iter().try_for_each(|a| act(&mut ctx, a))
+        // After a failure only `Always` actions run; the first error stands.
+        let mut first: anyhow::Result<()> = Ok(());
+        for a in phase.actions {
+            match (a, first.is_ok()) {
+                (Action::Always(inner), _) => {
+                    if let Err(e) = act(&mut ctx, *inner) {
+                        ctx.log(format!("error: {e:#}"));
+                    }
+                }
+                (a, true) => first = act(&mut ctx, a),
+                (_, false) => {}
+            }
+        }
+        first
     }));
     let ok = match result {
         Ok(Ok(())) => true,

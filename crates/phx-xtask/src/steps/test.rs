@@ -32,6 +32,7 @@ use crate::services::{self, Services, Settings};
 use layout::{export_name, layout, Layout};
 
 mod cover;
+mod junit;
 mod layout;
 
 const HINT: &str = "make the failing tests above pass; rerun one partition with \
@@ -68,6 +69,10 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         .iter()
         .map(|(k, n, db)| {
             let cmd = mix_test(ctx.app, args, cfg.cover, layout, *k, *n);
+            let cmd = match cfg.junit.is_empty() {
+                true => cmd,
+                false => junit::add(cmd, ctx.app, *k, ctx.env.get("ELIXIR_ERL_OPTIONS")),
+            };
             match layout {
                 // Each partition gets its own URLs on its command; an
                 // exported value would take precedence over them.
@@ -105,8 +110,18 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     if cfg.cover {
         late.push(cover::clean_coverdata(ctx.app));
     }
+    if !cfg.junit.is_empty() {
+        late.extend(junit::prepare(ctx.app));
+    }
     let (needs, suite) = build_and_run(ctx, layout, cmds);
     late.extend(suite);
+    if !cfg.junit.is_empty() {
+        late.push(Action::Always(Box::new(junit::merge(
+            ctx.app,
+            &runs,
+            ctx.app.join(&cfg.junit),
+        ))));
+    }
     if cfg.cover {
         late.extend(cover::actions(ctx, args, layout, &runs));
     }

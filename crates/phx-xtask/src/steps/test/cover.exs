@@ -1,10 +1,11 @@
 # Written by `cargo xtask test` under _build/ and run from the app dir with
-# `MIX_ENV=test elixir`: not `mix run`, which would load and check every dep
-# first. It reads the project's config from mix.exs, merges this run's
-# exported coverage (one .coverdata per partition), reports the total the way
-# `mix test.coverage` computes it, writes cover/lcov.info for Codecov-style
-# uploads, and fails below the threshold naming the modules that pull the
-# total down. Only OTP's :cover is used, so it needs no hex package.
+# `MIX_ENV=test elixir`: not `mix run` or `mix test.coverage`, which would
+# each load and check every dep first. It reads the project's config from
+# mix.exs, merges this run's exported coverage (one .coverdata per
+# partition), prints the table and total as `mix test.coverage` computes
+# them, writes its HTML pages and cover/lcov.info for Codecov-style uploads,
+# and fails below the threshold naming the modules that pull the total down.
+# Only OTP's :cover is used, so it needs no hex package.
 #
 # Environment:
 #   XTASK_COVER_EXPORTS          comma-separated export names (partition-1,...)
@@ -22,18 +23,24 @@ defmodule XtaskCover do
     output = Keyword.get(opts, :output, "cover")
     files = coverdata(output)
     start_cover()
-    beams = beams(Mix.Project.compile_path())
-    _ = :cover.compile_beam(Enum.map(beams, fn {_mod, path} -> path end))
+    # An export holds every module `mix test --cover` compiled, with each
+    # line's count: the set `mix test.coverage` cover-compiles again before
+    # importing. Analysing the imported data alone gives the same figures
+    # without compiling anything; the beams are on the path for the sources.
     Enum.each(files, fn f -> :ok = :cover.import(String.to_charlist(f)) end)
+    Code.prepend_path(Mix.Project.compile_path())
+    Code.prepend_path(Mix.Project.consolidation_path())
 
     ignore = opts[:ignore_modules] || []
-    modules = Enum.reject(:cover.modules(), &ignored?(&1, ignore))
-    {:result, results, _fail} = :cover.analyse(:coverage, :line)
+    modules = :cover.imported_modules() |> Enum.reject(&ignored?(&1, ignore)) |> Enum.sort()
+    {:result, results, _fail} = :cover.analyse(modules, :coverage, :line)
     {per_module, total} = gather(results, modules)
 
-    lcov = Path.join(output, "lcov.info")
-    sources = write_lcov(lcov, modules, Map.new(beams))
     {threshold, from} = threshold(opts)
+    if threshold, do: table(per_module, total)
+    html(modules, output)
+    lcov = Path.join(output, "lcov.info")
+    sources = write_lcov(lcov, modules)
     IO.puts("coverage: #{pct(total)}% (#{threshold_text(threshold, from)})")
     IO.puts("lowest: " <> Enum.map_join(Enum.take(Enum.sort(per_module), 3), ", ", &module_text/1))
     IO.puts("wrote #{lcov} (#{sources} source files, from #{Enum.join(files, ", ")})")
@@ -61,17 +68,30 @@ defmodule XtaskCover do
     Process.group_leader(pid, string_io)
   end
 
-  # As mix does: a consolidated protocol is cover-compiled from the
-  # consolidated beam, the one the test run loaded.
-  defp beams(dir) do
-    consolidation = Mix.Project.consolidation_path()
+  # `mix test.coverage`'s table: each module's percentage, lowest first.
+  defp table(per_module, total) do
+    rows = for {p, mod, _} <- Enum.sort(per_module), do: {p, inspect(mod)}
+    width = rows |> Enum.map(&String.length(elem(&1, 1))) |> Enum.max(fn -> 0 end) |> max(10)
+    line = "-----------|-" <> String.duplicate("-", width)
+    IO.puts("Percentage | Module")
+    IO.puts(line)
+    Enum.each(rows, fn {p, name} -> IO.puts("#{pad(p)}% | #{name}") end)
+    IO.puts(line)
+    IO.puts("#{pad(total)}% | Total\n")
+  end
 
-    for file <- File.ls!(dir), Path.extname(file) == ".beam" do
-      mod = file |> Path.rootname() |> String.to_atom()
-      consolidated = Path.join(consolidation, file)
-      path = if File.regular?(consolidated), do: consolidated, else: Path.join(dir, file)
-      {mod, String.to_charlist(path)}
-    end
+  defp pad(p), do: String.pad_leading(pct(p), 9)
+
+  # As `mix test.coverage` writes it: one page per module.
+  defp html(modules, output) do
+    File.mkdir_p!(output)
+
+    modules
+    |> Enum.map(&:cover.async_analyse_to_file(&1, ~c"#{output}/#{&1}.html", [:html]))
+    |> Enum.map(&Process.monitor/1)
+    |> Enum.each(fn ref -> receive do: ({:DOWN, ^ref, :process, _, _} -> :ok) end)
+
+    IO.puts("Generated HTML coverage results in #{inspect(output)} directory")
   end
 
   defp ignored?(mod, ignores), do: Enum.any?(ignores, &ignored_any?(mod, &1))
@@ -153,7 +173,7 @@ defmodule XtaskCover do
 
   # One record per source file (a file may hold several modules), with the
   # path relative to the app, as lcov consumers expect.
-  defp write_lcov(path, modules, beams) do
+  defp write_lcov(path, modules) do
     cwd = File.cwd!()
 
     by_source =
@@ -161,7 +181,7 @@ defmodule XtaskCover do
         {:ok, lines} = :cover.analyse(mod, :calls, :line)
         lines = for {{_m, line}, calls} <- lines, line != 0, do: {line, calls}
 
-        case source(mod, beams) do
+        case source(mod) do
           nil -> acc
           src -> Map.update(acc, Path.relative_to(src, cwd), lines, &(&1 ++ lines))
         end
@@ -182,8 +202,8 @@ defmodule XtaskCover do
   end
 
   # The source recorded at compile time, the same as module_info(:compile)[:source].
-  defp source(mod, beams) do
-    with path when path != nil <- beams[mod],
+  defp source(mod) do
+    with path when is_list(path) <- :code.which(mod),
          {:ok, {_, [compile_info: info]}} <- :beam_lib.chunks(path, [:compile_info]),
          src when src != nil <- info[:source] do
       List.to_string(src)

@@ -1,8 +1,9 @@
 //! The coverage part of `test`: clear old exports, then merge this run's,
-//! report the total, write cover/lcov.info and check the threshold (with
-//! `cover.exs`, OTP's :cover only, run by `elixir`: it reads mix.exs but
-//! loads no deps, so it starts in a fraction of `mix run`'s time), then
-//! `mix test.coverage` when the app's own threshold applies.
+//! report the total and each module as `mix test.coverage` does, write its
+//! HTML and cover/lcov.info, and check the threshold. `cover.exs` does all of
+//! it with OTP's :cover only, run by `elixir`: it reads mix.exs but loads no
+//! deps, so one short boot replaces `mix run` plus `mix test.coverage` (two
+//! boots that load every dep).
 
 use std::path::Path;
 
@@ -43,7 +44,10 @@ pub fn actions(
 ) -> Vec<Action> {
     let script = ctx.app.join(SCRIPT);
     let write = Action::Native {
-        describe: format!("write {SCRIPT} (merges the exports, writes cover/lcov.info)"),
+        describe: format!(
+            "write {SCRIPT} (merges the exports, reports and checks the total, writes \
+             cover/lcov.info and the HTML)"
+        ),
         run: Box::new(move |_| {
             std::fs::create_dir_all(script.parent().expect("a file in a dir"))
                 .context("create _build/xtask")?;
@@ -68,26 +72,7 @@ pub fn actions(
     if let Some(why) = &partial {
         report = report.env("XTASK_COVERAGE_REPORT_ONLY", why.clone());
     }
-    // `mix test.coverage` takes no threshold flag: it always enforces the
-    // app's own `test_coverage` threshold. So an xtask.toml override is
-    // checked by our script alone; without one, the app's task runs too, to
-    // enforce its threshold its own way and write its HTML report.
-    let app_task = match (threshold, partial) {
-        (Some(_), _) => Action::Skip {
-            what: "mix test.coverage".into(),
-            why: "[test] coverage_threshold in xtask.toml replaces the app's threshold".into(),
-        },
-        (None, Some(why)) => Action::Skip {
-            what: "mix test.coverage".into(),
-            why,
-        },
-        (None, None) => Action::Run(
-            Cmd::mix(ctx.app, &["test.coverage"])
-                .env("MIX_ENV", "test")
-                .hint(COVERAGE_HINT),
-        ),
-    };
-    vec![write, Action::Run(report), app_task]
+    vec![write, Action::Run(report)]
 }
 
 /// Why the total of this run says nothing about the whole suite, if so.
