@@ -100,7 +100,9 @@ fn ci_failed_reruns_exactly_what_failed_and_the_tests_with_failed() {
     app.write("test/demo/fails_test.exs", FAILING_TEST);
     let first = app.xtask(&["ci", "--keep-going", "--output", "json"]).run();
     assert_eq!(first.code, Some(1), "{}", first.all());
-    let again = app.xtask(&["ci", "--failed", "--keep-going", "--output", "json"]).run();
+    let again = app
+        .xtask(&["ci", "--failed", "--keep-going", "--output", "json"])
+        .run();
     assert_eq!(again.code, Some(1), "{}", again.all());
     let report = json(&again);
     for s in report["steps"].as_array().unwrap() {

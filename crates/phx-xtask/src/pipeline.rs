@@ -157,6 +157,12 @@ fn print_plan(plans: &[StepPlan], app: &Path) {
     for p in plans {
         match (&p.skip, p.phases.first()) {
             (Some(why), _) => println!("{}: skipped: {why}", p.id),
+            (None, Some(first)) if !first.after.is_empty() => println!(
+                "{} (after {}; runs after {} ends, passed or not):",
+                p.id,
+                names(&first.needs),
+                names(&first.after)
+            ),
             (None, Some(first)) if !first.needs.is_empty() => {
                 println!("{} (after {}):", p.id, names(&first.needs))
             }

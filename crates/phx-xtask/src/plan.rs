@@ -99,7 +99,12 @@ impl Action {
 /// one phase; a step with a later phase (assets: npm, then `mix
 /// assets.deploy` after compile) can start its first part earlier.
 pub struct Phase {
+    /// Steps whose success this phase needs (it reads their outputs).
     pub needs: Vec<StepId>,
+    /// Steps this phase only runs after, passed or not: two Mix processes
+    /// never write one `_build` at once, yet a failed compile does not keep
+    /// credo and sobelow, which read the sources, from telling their part.
+    pub after: Vec<StepId>,
     pub actions: Vec<Action>,
     /// Waits on other processes (containers starting up) rather than
     /// computing, so it takes none of `--jobs`' slots and starts as soon as
@@ -150,6 +155,7 @@ impl StepPlan {
             id,
             phases: vec![Phase {
                 needs: needs.to_vec(),
+                after: Vec::new(),
                 actions,
                 light: false,
             }],
@@ -175,9 +181,18 @@ impl StepPlan {
     pub fn then(mut self, needs: &[StepId], actions: Vec<Action>) -> StepPlan {
         self.phases.push(Phase {
             needs: needs.to_vec(),
+            after: Vec::new(),
             actions,
             light: false,
         });
+        self
+    }
+
+    /// The first phase also waits for the end (not the success) of `after`.
+    pub fn after(mut self, after: &[StepId]) -> StepPlan {
+        if let Some(first) = self.phases.first_mut() {
+            first.after = after.to_vec();
+        }
         self
     }
 

@@ -246,6 +246,24 @@ pub fn markdown(s: &Summary) -> String {
         secs(s.wall),
         secs(s.step_time())
     );
+    // The failed tests, where they failed and how, for whoever opens the run.
+    let failed = s
+        .outcomes
+        .iter()
+        .filter(|o| o.id == crate::ids::StepId::Test && o.status == Status::Failed);
+    let hits: Vec<annotations::Hit> = failed
+        .flat_map(|o| annotations::parse(&o.log))
+        .filter(|h| h.file.starts_with("test/") || h.file.contains("/test/"))
+        .collect();
+    if !hits.is_empty() {
+        let _ = writeln!(md, "#### Failed tests\n");
+        for h in hits {
+            let at = h.line.map_or(h.file.clone(), |l| format!("{}:{l}", h.file));
+            let first = h.message.lines().next().unwrap_or_default();
+            let _ = writeln!(md, "- `{at}` {}", cell(&redact::line(first)));
+        }
+        md.push('\n');
+    }
     md
 }
 
@@ -409,5 +427,24 @@ mod tests {
         );
         assert!(md.contains("| compile | ⏭️ skipped | 1.50s |  |\n"), "{md}");
         assert!(md.contains("wall 2.00s, steps 3.00s"), "{md}");
+    }
+
+    #[test]
+    fn the_summary_lists_each_failed_test_with_its_place() {
+        let log = "  1) test fails on purpose (Demo.FailsTest)\n     test/demo/fails_test.exs:4\n     Assertion with == failed\n     code:  assert 1 + 1 == 3\n     stacktrace:\n       test/demo/fails_test.exs:5: (test)\n";
+        let failed = Outcome {
+            id: StepId::Test,
+            ..outcome(Status::Failed, log, Some("make them pass"))
+        };
+        let s = Summary {
+            outcomes: vec![failed],
+            wall: Duration::from_secs(1),
+            interrupted: false,
+        };
+        let md = markdown(&s);
+        assert!(
+            md.contains("#### Failed tests\n\n- `test/demo/fails_test.exs:5`"),
+            "{md}"
+        );
     }
 }

@@ -147,6 +147,23 @@ impl<'a> Scheduler<'a> {
             .collect()
     }
 
+    /// Everything the next phase of step `i` waits for the end of: what it
+    /// needs, and what it only runs after.
+    fn waits(&self, i: usize) -> Vec<usize> {
+        let after = self.slots[i]
+            .phases
+            .front()
+            .map(|p| p.after.as_slice())
+            .unwrap_or_default();
+        let mut all = self.needs(i);
+        all.extend(
+            after
+                .iter()
+                .filter_map(|n| self.slots.iter().position(|s| s.outcome.id == *n)),
+        );
+        all
+    }
+
     /// A need that ended without passing, so step `i` can never start.
     fn blocker(&self, i: usize) -> Option<StepId> {
         self.needs(i)
@@ -183,7 +200,7 @@ impl<'a> Scheduler<'a> {
             return;
         }
         let mut ready: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| self.pending(i) && self.needs(i).iter().all(|&j| self.slots[j].done))
+            .filter(|&i| self.pending(i) && self.waits(i).iter().all(|&j| self.slots[j].done))
             .collect();
         for &i in &ready {
             if self.front_is_light(i) {
@@ -452,5 +469,50 @@ mod tests {
         };
         let summary = run(vec![deps, test], opts, &mut Quiet);
         assert!(!summary.failed(), "{:?}", summary.outcomes[0].log);
+    }
+
+    #[test]
+    fn after_a_failed_compile_what_reads_sources_runs_and_what_needs_beams_says_why() {
+        let app = tempfile::tempdir().unwrap();
+        let started: Started = Arc::default();
+        let fail = Action::Native {
+            describe: "compile".into(),
+            run: Box::new(|_| anyhow::bail!("a warning")),
+        };
+        let (d, c) = ([StepId::Deps], [StepId::Compile]);
+        let plans = vec![
+            step(StepId::Deps, &[], &started),
+            StepPlan::new(StepId::Compile, &d, vec![fail], "fix it"),
+            step(StepId::Credo, &d, &started).after(&c),
+            step(StepId::Sobelow, &d, &started).after(&c),
+            step(StepId::Dialyzer, &c, &started),
+        ];
+        let opts = Opts {
+            env: Env::default(),
+            jobs: 2,
+            keep_going: true,
+            base: app.path().to_path_buf(),
+            live: None,
+        };
+        let summary = run(plans, opts, &mut Quiet);
+        let status = |id: StepId| {
+            summary
+                .outcomes
+                .iter()
+                .find(|o| o.id == id)
+                .map(|o| (o.status, o.detail.clone()))
+                .unwrap()
+        };
+        assert_eq!(status(StepId::Credo).0, Status::Ok);
+        assert_eq!(status(StepId::Sobelow).0, Status::Ok);
+        assert_eq!(
+            status(StepId::Dialyzer),
+            (
+                Status::NotRun,
+                Some("needs compile, which did not pass".into())
+            )
+        );
+        // Ordering still holds: they started only once compile had ended.
+        assert_eq!(started.lock().unwrap()[0], "deps");
     }
 }

@@ -18,14 +18,16 @@ pub fn credo(ctx: &Ctx) -> StepPlan {
         cmd = cmd.arg("--strict");
     }
     let cmd = cmd.args(ctx.config.credo.args.iter().cloned());
-    // Running a Mix task loads (and may compile) the project, so it waits
-    // for `compile` rather than racing it on the same _build.
+    // Running a Mix task loads (and may compile) the project, so it runs
+    // after `compile` rather than racing it on the same _build; it reads
+    // the sources, so a failed compile does not keep it from reporting.
     StepPlan::new(
         StepId::Credo,
-        &[StepId::Compile],
+        &[StepId::Deps],
         vec![Action::Run(cmd)],
         "address the issues credo lists (`mix credo explain FILE:LINE` says why)",
     )
+    .after(&[StepId::Compile])
 }
 
 pub fn sobelow(ctx: &Ctx) -> StepPlan {
@@ -51,10 +53,11 @@ pub fn sobelow(ctx: &Ctx) -> StepPlan {
     let cmd = cmd.args(ctx.config.sobelow.args.iter().cloned());
     StepPlan::new(
         StepId::Sobelow,
-        &[StepId::Compile],
+        &[StepId::Deps],
         vec![Action::Run(cmd)],
         "address the findings, or mark a false positive with `# sobelow_skip [\"Type\"]`",
     )
+    .after(&[StepId::Compile])
 }
 
 #[cfg(test)]
