@@ -14,18 +14,20 @@
 # Both contenders of 1 and 2 use the same Postgres and Redis, started once
 # here (external services); `ci` with its own docker services is measured too.
 # Options: --bin PATH (an xtask binary to measure instead of a fresh release
-# build, e.g. an older one), --rounds N (default 5), --cold-rounds N (default 2),
-# --only-ci (sections 1 and 2 only), --cold-build.
+# build), --compare PATH (another xtask binary, e.g. a build of an older
+# commit, measured in the same rounds of 1 and 2), --rounds N (default 5),
+# --cold-rounds N (default 2), --only-ci (sections 1 and 2 only), --cold-build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 command -v hyperfine >/dev/null || { echo "bench: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: install GNU time (apt-get install time)" >&2; exit 1; }
 
-bin="" rounds=5 cold_rounds=2 only_ci="" cold_build=""
+bin="" old="" rounds=5 cold_rounds=2 only_ci="" cold_build=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$(realpath "$2"); shift ;;
+    --compare) old=$(realpath "$2"); shift ;;
     --rounds) rounds=$2; shift ;;
     --cold-rounds) cold_rounds=$2; shift ;;
     --only-ci) only_ci=1 ;;
@@ -44,7 +46,7 @@ echo "== load before: $(uptime)"
 work=$(mktemp -d)
 containers=()
 cleanup() {
-  [ ${#containers[@]} -gt 0 ] && docker rm -f "${containers[@]}" >/dev/null 2>&1
+  if [ ${#containers[@]} -gt 0 ]; then docker rm -f "${containers[@]}" >/dev/null 2>&1; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -155,6 +157,7 @@ table_head() {
 
 ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "$bin" ci -q)
 ci_docker=(env XTASK_SERVICES=docker "$bin" ci -q)
+old_ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "$old" ci -q)
 sequential=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" bash "$root/scripts/bench-sequential.sh" "$app" "$plt" "$elixir_lib")
 
 echo "== 1. warm: ci against the same steps in sequence, $rounds interleaved rounds"
@@ -162,11 +165,13 @@ for r in $(seq "$rounds"); do
   measure "xtask ci (external services)" "$r" "${ci_external[@]}"
   measure "sequential script" "$r" "${sequential[@]}"
   measure "xtask ci (docker services)" "$r" "${ci_docker[@]}"
+  if [ -n "$old" ]; then measure "compared xtask ci (external services)" "$r" "${old_ci_external[@]}"; fi
 done
 table_head
 for c in "xtask ci (external services)" "xtask ci (docker services)" "sequential script"; do
   report "$c" "$rounds"
 done
+if [ -n "$old" ]; then report "compared xtask ci (external services)" "$rounds"; fi
 awk -v a="$(cat "$work/wall-xtask ci (external services)")" -v b="$(cat "$work/wall-sequential script")" \
   'BEGIN {printf "ratio ci (external services) / sequential, warm: %.2f\n", a / b}'
 awk -v a="$(cat "$work/wall-xtask ci (docker services)")" -v b="$(cat "$work/wall-sequential script")" \
@@ -178,15 +183,20 @@ for r in $(seq "$cold_rounds"); do
   measure "cold xtask ci (external services)" "$r" "${ci_external[@]}"
   rm -rf "$app/_build"
   measure "cold sequential script" "$r" "${sequential[@]}"
+  if [ -n "$old" ]; then
+    rm -rf "$app/_build"
+    measure "cold compared xtask ci (external services)" "$r" "${old_ci_external[@]}"
+  fi
 done
 table_head
 for c in "cold xtask ci (external services)" "cold sequential script"; do
   report "$c" "$cold_rounds"
 done
+if [ -n "$old" ]; then report "cold compared xtask ci (external services)" "$cold_rounds"; fi
 awk -v a="$(cat "$work/wall-cold xtask ci (external services)")" -v b="$(cat "$work/wall-cold sequential script")" \
   'BEGIN {printf "ratio ci / sequential, cold: %.2f\n", a / b}'
 echo "== load after: $(uptime)"
-[ -n "$only_ci" ] && exit 0
+if [ -n "$only_ci" ]; then exit 0; fi
 
 echo "== 3. runner overhead"
 hyperfine -w 2 -r 10 -N --export-markdown "$work/fmt.md" \

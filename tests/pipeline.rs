@@ -46,7 +46,11 @@ fn list_names_every_step_on_stdout() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(names, CI_STEPS.to_vec(), "{}", done.stdout);
+    let mut all = CI_STEPS.to_vec();
+    all.push("image");
+    assert_eq!(names, all, "{}", done.stdout);
+    // The image is built on its own, not by `ci`.
+    assert!(done.stdout.lines().any(|l| l.starts_with("image      --")), "{}", done.stdout);
 }
 
 #[test]
@@ -89,7 +93,10 @@ test:
   # then, after deps:
   # export DATABASE_URL and REDIS_URL
   # remove cover/*.coverdata from earlier runs
-  $ MIX_ENV=test mix do deps.compile + compile --warnings-as-errors + test --cover --export-coverage suite  [alone if a dep builds inside deps/]
+  # write the JUnit formatter (an ExUnit formatter, no hex package)
+  $ elixirc _build/xtask/junit-11608ab1/junit_formatter.ex -o _build/xtask/junit-11608ab1  [when not compiled yet]
+  $ MIX_ENV=test ELIXIR_ERL_OPTIONS='-pa _build/xtask/junit-11608ab1' XTASK_JUNIT=_build/xtask/junit-0.xml mix do deps.compile + compile --warnings-as-errors + test --cover --export-coverage suite --formatter PhxXtask.JUnitFormatter --formatter ExUnit.CLIFormatter  [alone if a dep builds inside deps/]
+  # merge the JUnit XML into _build/test/junit.xml  [even after a failure]
   # write _build/xtask/cover.exs (merges the exports, reports and checks the total, writes cover/lcov.info and the HTML)
   $ MIX_ENV=test XTASK_COVER_EXPORTS=suite elixir _build/xtask/cover.exs
   # stop the services
@@ -98,7 +105,8 @@ migrations:
   # start postgres (phx-xtask-local/postgres:15) and redis (phx-xtask-local/redis:7) containers
   # lint 3 files in priv/repo/migrations: elixir _build/xtask/migration_lint.exs --postgres 16 FILE…
   # then, after deps, compile:
-  # wait until postgres answers `SELECT 1` and redis `PING`; create demo_migrations_check; export DATABASE_URL and REDIS_URL
+  # wait until postgres answers `SELECT 1` and redis `PING`; create demo_migrations_check
+  # export DATABASE_URL (demo_migrations_check) and REDIS_URL
   $ mix run --no-start -e 'Demo.Release.migrate()'
   # snapshot the schema
   $ mix run --no-start -e 'Demo.Release.rollback(Demo.Repo, 20250301120200)'
@@ -125,7 +133,7 @@ fn dry_run_shows_each_partition_with_its_own_urls() {
         .run();
     assert_eq!(done.code, Some(0), "{}", done.all());
     for k in [1, 2] {
-        let line = format!("  $ DATABASE_URL='postgres://postgres:***@<host>:<port>/demo_test{k}' REDIS_URL='redis://<host>:<port>/{k}' MIX_ENV=test MIX_TEST_PARTITION={k} mix test --cover --export-coverage partition-{k} --partitions 2  &");
+        let line = format!("  $ DATABASE_URL='postgres://postgres:***@<host>:<port>/demo_test{k}' REDIS_URL='redis://<host>:<port>/{k}' MIX_ENV=test MIX_TEST_PARTITION={k} ELIXIR_ERL_OPTIONS='-pa _build/xtask/junit-");
         assert!(
             done.stdout.contains(&line),
             "{line}\nnot in:\n{}",

@@ -745,8 +745,10 @@ fn dry_run_shows_every_partition_and_the_coverage_commands() {
         "# start postgres and redis-server as child processes on free ports",
         "$ MIX_ENV=test mix do deps.compile + compile --warnings-as-errors",
         "create demo_test1, demo_test2",
-        "$ DATABASE_URL='postgres://postgres:***@<host>:<port>/demo_test1' REDIS_URL='redis://<host>:<port>/1' MIX_ENV=test MIX_TEST_PARTITION=1 mix test --cover --export-coverage partition-1 --partitions 2  &",
-        "$ DATABASE_URL='postgres://postgres:***@<host>:<port>/demo_test2' REDIS_URL='redis://<host>:<port>/2' MIX_ENV=test MIX_TEST_PARTITION=2 mix test --cover --export-coverage partition-2 --partitions 2  &",
+        "$ DATABASE_URL='postgres://postgres:***@<host>:<port>/demo_test1' REDIS_URL='redis://<host>:<port>/1' MIX_ENV=test MIX_TEST_PARTITION=1 ",
+        "XTASK_JUNIT=_build/xtask/junit-1.xml mix test --cover --export-coverage partition-1 --partitions 2 --formatter PhxXtask.JUnitFormatter --formatter ExUnit.CLIFormatter  &",
+        "$ DATABASE_URL='postgres://postgres:***@<host>:<port>/demo_test2' REDIS_URL='redis://<host>:<port>/2' MIX_ENV=test MIX_TEST_PARTITION=2 ",
+        "XTASK_JUNIT=_build/xtask/junit-2.xml mix test --cover --export-coverage partition-2 --partitions 2 --formatter PhxXtask.JUnitFormatter --formatter ExUnit.CLIFormatter  &",
         "$ MIX_ENV=test XTASK_COVER_EXPORTS=partition-1,partition-2 elixir _build/xtask/cover.exs",
     ] {
         assert!(done.stdout.contains(line), "missing `{line}` in:\n{}", done.stdout);

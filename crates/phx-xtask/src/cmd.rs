@@ -85,14 +85,24 @@ impl Cmd {
     pub fn chain(parts: &[Cmd]) -> Cmd {
         let first = &parts[0];
         let mut whole = Cmd::new(&first.program, &first.dir).arg("do");
-        whole.env.clone_from(&first.env);
-        whole.late_env.clone_from(&first.late_env);
         whole.templated = parts.iter().any(|p| p.templated);
         for (i, part) in parts.iter().enumerate() {
             if i > 0 {
                 whole.args.push("+".into());
             }
             whole.args.extend(part.args.iter().cloned());
+            // One BEAM runs every part: it gets each part's variables (the
+            // first value of a name wins, as in the parts' order).
+            for (k, v) in &part.env {
+                if !whole.env.iter().any(|(have, _)| have == k) {
+                    whole.env.push((k.clone(), v.clone()));
+                }
+            }
+            for late in &part.late_env {
+                if !whole.late_env.iter().any(|have| have.var == late.var) {
+                    whole.late_env.push(late.clone());
+                }
+            }
         }
         whole
     }

@@ -12,6 +12,7 @@ mod image;
 mod lint;
 mod migrations;
 mod test;
+mod throwaway;
 
 use anyhow::{bail, Result};
 

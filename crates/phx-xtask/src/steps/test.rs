@@ -18,17 +18,17 @@
 //!    the last handle removes them.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
 use super::ctx::Ctx;
 use super::deps;
+use super::throwaway::{self, lock, Slot};
 use crate::cli::TestArgs;
-use crate::config::Backend;
 use crate::ids::StepId;
-use crate::plan::{Action, Check, Cmd, StepPlan};
-use crate::services::{self, Services, Settings};
+use crate::plan::{Action, Cmd, StepPlan};
+use crate::services;
 use layout::{export_name, layout, Layout};
 
 mod cover;
@@ -37,20 +37,6 @@ mod layout;
 
 const HINT: &str = "make the failing tests above pass; rerun one partition with \
                     `cargo xtask test --partition K/N`, or only the failures with `--failed`";
-const SERVICES_HINT: &str = "the services did not come up: fix the error above (`cargo xtask \
-                             services up` starts them the same way), or pick another --services";
-
-/// The settings (which the check completes) and, once started, the services.
-struct Shared {
-    settings: Settings,
-    services: Option<Services>,
-}
-
-type Slot = Arc<Mutex<Shared>>;
-
-fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Shared> {
-    slot.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let (args, cfg) = (ctx.test, &ctx.config.test);
@@ -71,7 +57,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
             let cmd = mix_test(ctx.app, args, cfg.cover, layout, *k, *n);
             let cmd = match cfg.junit.is_empty() {
                 true => cmd,
-                false => junit::add(cmd, ctx.app, *k, ctx.env.get("ELIXIR_ERL_OPTIONS")),
+                false => junit::add(cmd, *k, ctx.env.get("ELIXIR_ERL_OPTIONS")),
             };
             match layout {
                 // Each partition gets its own URLs on its command; an
@@ -85,11 +71,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
             }
         })
         .collect();
-    let describe = settings.describe();
-    let slot: Slot = Arc::new(Mutex::new(Shared {
-        settings,
-        services: None,
-    }));
+    let slot = throwaway::slot(settings);
 
     let mut late = Vec::new();
     if !ctx.selected.contains(&StepId::Deps) {
@@ -98,7 +80,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         late.extend(deps::fetch(ctx));
     }
     let names: Vec<String> = runs.iter().map(|(_, _, db)| db.clone()).collect();
-    let (start, wait) = (start(describe, &slot), ready(&slot, names));
+    let (start, wait) = (throwaway::start(&slot), throwaway::ready(&slot, names));
     let early = match cfg.overlap {
         true => vec![start, wait],
         false => {
@@ -125,12 +107,12 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     if cfg.cover {
         late.extend(cover::actions(ctx, args, layout, &runs));
     }
-    late.push(stop(&slot));
+    late.push(throwaway::stop(&slot));
 
     let mut plan = StepPlan::new(StepId::Test, &[], early, HINT).then(&needs, late);
     plan.phases[0].light = cfg.overlap;
     plan.phases.retain(|p| !p.actions.is_empty());
-    Ok(plan.check(check(&slot, backend)))
+    Ok(plan.check(throwaway::check(&slot, "test")))
 }
 
 /// What the suite waits for, and the test env's build and the suite: one
@@ -161,66 +143,6 @@ fn build_and_run(ctx: &Ctx, layout: Layout, tests: Vec<Cmd>) -> (Vec<StepId>, Ve
         }
     };
     (needs, actions)
-}
-
-/// The backend's preconditions, probed after planning.
-fn check(slot: &Slot, backend: Backend) -> Check {
-    let slot = Arc::clone(slot);
-    let what = match backend {
-        Backend::Docker => "docker answers",
-        Backend::Native => "postgres and redis-server are installed, the ports are free",
-        Backend::Auto => "docker answers, else postgres and redis-server are installed",
-        Backend::External => "DATABASE_URL and REDIS_URL are given",
-    };
-    Check::new(format!("test services: {what}"), move || {
-        services::check(&mut lock(&slot).settings)
-    })
-}
-
-fn start(describe: String, slot: &Slot) -> Action {
-    let slot = Arc::clone(slot);
-    Action::Native {
-        describe: format!("start {describe}"),
-        run: Box::new(move |ctx| {
-            let mut shared = lock(&slot);
-            if let Some(why) = &shared.settings.chosen {
-                ctx.log(format!(
-                    "services: {} (auto: {why})",
-                    shared.settings.backend_name()
-                ));
-            }
-            let started = Services::start(&shared.settings, &mut |line| ctx.log(line));
-            shared.services = Some(started.inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?);
-            Ok(())
-        }),
-    }
-}
-
-/// Waits until the services answer, then creates the databases.
-fn ready(slot: &Slot, names: Vec<String>) -> Action {
-    let slot = Arc::clone(slot);
-    Action::Native {
-        describe: format!(
-            "wait until postgres answers `SELECT 1` and redis `PING`; create {}",
-            names.join(", ")
-        ),
-        run: Box::new(move |ctx| {
-            let shared = lock(&slot);
-            let s = shared
-                .services
-                .as_ref()
-                .context("the services were not started")?;
-            let took = s
-                .wait_ready()
-                .inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?;
-            let (at, ms) = (s.where_(), took.as_millis());
-            ctx.log(format!("{at} answer ({ms} ms after start-up began)"));
-            s.recreate_databases(&names)
-                .inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?;
-            ctx.log(format!("created {}", names.join(", ")));
-            Ok(())
-        }),
-    }
 }
 
 /// Gives the test commands the services' URLs: exported for one run, or
@@ -287,21 +209,6 @@ fn mix_test(app: &Path, args: &TestArgs, cover: bool, layout: Layout, k: u32, n:
         cmd = cmd.arg("--failed");
     }
     cmd.args(args.extra.iter().cloned())
-}
-
-fn stop(slot: &Slot) -> Action {
-    let slot = Arc::clone(slot);
-    Action::Native {
-        describe: "stop the services".into(),
-        run: Box::new(move |ctx| {
-            if let Some(s) = lock(&slot).services.take() {
-                let what = s.where_();
-                drop(s);
-                ctx.log(format!("stopped {what}"));
-            }
-            Ok(())
-        }),
-    }
 }
 
 #[cfg(test)]

@@ -24,14 +24,15 @@ use anyhow::{bail, Context, Result};
 use url::Url;
 
 use super::ctx::Ctx;
+use super::throwaway;
 use crate::cli::MigrateTarget;
-use crate::config::{Backend, Migrate};
+use crate::config::Migrate;
 use crate::ids::StepId;
 use crate::migrations::files::{self, Migration};
 use crate::migrations::lint;
 use crate::migrations::schema::Schema;
-use crate::plan::{Action, Check, Cmd, StepPlan};
-use crate::services::{self, Services, Settings};
+use crate::plan::{Action, Cmd, StepPlan};
+use crate::services;
 use reversible::reversible;
 
 mod reversible;
@@ -40,15 +41,12 @@ const HINT: &str = "make each migration's down undo exactly what its up does, an
                     lint's advice above (`# xtask:allow RULE` on the line above silences one finding)";
 const LINT_HINT: &str = "make each flagged operation safe as its message says, or, when it is \
                          safe here, put `# xtask:allow RULE` on the line above it";
-const SERVICES_HINT: &str = "the services did not come up: fix the error above (`cargo xtask \
-                             services up` starts them the same way), or pick another --services";
 /// The lint reads every file in one BEAM: even thousands take seconds.
 const LINT_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The services and what the checks have seen so far.
+/// What the checks have seen so far (the services are in `throwaway`'s slot).
 struct State {
-    settings: Settings,
-    services: Option<Services>,
+    services: throwaway::Slot,
     url: Option<Url>,
     /// The schema the migration being checked must give back.
     expected: Option<Schema>,
@@ -83,27 +81,27 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     }
     let backend = services::backend(ctx.migrate.services, ctx.config, ctx.env)?;
     let settings = services::resolve(ctx.config, ctx.env, ctx.app, &ctx.project.app, backend, 1)?;
-    let describe = settings.describe();
+    let services = throwaway::slot(settings);
     let slot: Slot = Arc::new(Mutex::new(State {
-        settings,
-        services: None,
+        services: Arc::clone(&services),
         url: None,
         expected: None,
         below: None,
     }));
-    let early = vec![start(describe, &slot), lint_action(ctx, &found)];
+    let early = vec![throwaway::start(&services), lint_action(ctx, &found)];
     let mut late = Vec::new();
     if !ctx.selected.contains(&StepId::Deps) {
         // Run alone, the step fetches the deps the app's commands need.
         late.push(Action::Run(Cmd::mix(ctx.app, &["deps.get"])));
     }
     let database = format!("{}_migrations_check", ctx.project.app);
-    late.push(ready(&slot, database));
+    late.push(throwaway::ready(&services, vec![database.clone()]));
+    late.push(export(&slot, database));
     late.extend(reversible(ctx.app, cfg, &found, &slot)?);
-    late.push(stop(&slot));
+    late.push(throwaway::stop(&services));
     let mut plan = StepPlan::new(StepId::Migrations, &[], early, HINT)
         .then(&[StepId::Deps, StepId::Compile], late)
-        .check(check(&slot));
+        .check(throwaway::check(&services, "migration"));
     plan.programs.push("elixir".into());
     Ok(plan)
 }
@@ -142,39 +140,6 @@ fn bad_files(e: anyhow::Error) -> StepPlan {
         vec![fail],
         "rename the file as `<14-digit version>_<name>.exs` (`mix ecto.gen.migration NAME` does)",
     )
-}
-
-/// The backend's preconditions, probed after planning.
-fn check(slot: &Slot) -> Check {
-    let what = match lock(slot).settings.backend {
-        Backend::Docker => "docker answers",
-        Backend::Native => "postgres and redis-server are installed, the ports are free",
-        Backend::Auto => "docker answers, else postgres and redis-server are installed",
-        Backend::External => "DATABASE_URL and REDIS_URL are given",
-    };
-    let slot = Arc::clone(slot);
-    Check::new(format!("migration services: {what}"), move || {
-        services::check(&mut lock(&slot).settings)
-    })
-}
-
-fn start(describe: String, slot: &Slot) -> Action {
-    let slot = Arc::clone(slot);
-    Action::Native {
-        describe: format!("start {describe}"),
-        run: Box::new(move |ctx| {
-            let mut state = lock(&slot);
-            if let Some(why) = &state.settings.chosen {
-                ctx.log(format!(
-                    "services: {} (auto: {why})",
-                    state.settings.backend_name()
-                ));
-            }
-            let started = Services::start(&state.settings, &mut |line| ctx.log(line));
-            state.services = Some(started.inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?);
-            Ok(())
-        }),
-    }
 }
 
 /// Writes the lint script and runs it over every file, relative to the app
@@ -240,40 +205,26 @@ fn lint_action(ctx: &Ctx, found: &[Migration]) -> Action {
     }
 }
 
-fn ready(slot: &Slot, database: String) -> Action {
+/// Exports the check database's URL to the app's commands.
+fn export(slot: &Slot, database: String) -> Action {
     let slot = Arc::clone(slot);
     Action::Native {
-        describe: format!(
-            "wait until postgres answers `SELECT 1` and redis `PING`; create {database}; export DATABASE_URL and REDIS_URL"
-        ),
+        describe: format!("export DATABASE_URL ({database}) and REDIS_URL"),
         run: Box::new(move |ctx| {
             let mut state = lock(&slot);
-            let s = state.services.as_ref().context("the services were not started")?;
-            let took = s.wait_ready().inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?;
-            ctx.log(format!("{} answer ({} ms after start-up began)", s.where_(), took.as_millis()));
-            s.recreate_databases(std::slice::from_ref(&database))
-                .inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?;
-            let (url, redis) = (s.database_url(&database), s.redis_url().clone());
+            let (url, redis) = {
+                let started = throwaway::lock(&state.services);
+                let s = started
+                    .services
+                    .as_ref()
+                    .context("the services were not started")?;
+                (s.database_url(&database), s.redis_url().clone())
+            };
             // Logged through ctx.log, which masks the password.
             ctx.log(format!("export DATABASE_URL={url} REDIS_URL={redis}"));
             ctx.env.push(("DATABASE_URL".into(), url.to_string()));
             ctx.env.push(("REDIS_URL".into(), redis.to_string()));
             state.url = Some(url);
-            Ok(())
-        }),
-    }
-}
-
-fn stop(slot: &Slot) -> Action {
-    let slot = Arc::clone(slot);
-    Action::Native {
-        describe: "stop the services".into(),
-        run: Box::new(move |ctx| {
-            if let Some(s) = lock(&slot).services.take() {
-                let what = s.where_();
-                drop(s);
-                ctx.log(format!("stopped {what}"));
-            }
             Ok(())
         }),
     }

@@ -16,24 +16,25 @@ use crate::plan::Action;
 const SOURCE: &str = include_str!("junit_formatter.ex");
 const MODULE: &str = "PhxXtask.JUnitFormatter";
 
-/// Where the formatter's beam lives: a new source gets a new directory.
-fn ebin(app: &Path) -> PathBuf {
-    app.join("_build")
+/// Where the formatter's beam lives, relative to the app (every command
+/// runs there): a new source gets a new directory.
+fn ebin() -> PathBuf {
+    Path::new("_build")
         .join("xtask")
         .join(format!("junit-{:08x}", fnv(SOURCE.as_bytes()) as u32))
 }
 
-fn partial(app: &Path, k: u32) -> PathBuf {
-    app.join("_build")
+fn partial(k: u32) -> PathBuf {
+    Path::new("_build")
         .join("xtask")
         .join(format!("junit-{k}.xml"))
 }
 
 /// Writes the formatter's source and compiles it, unless already compiled.
 pub fn prepare(app: &Path) -> Vec<Action> {
-    let dir = ebin(app);
+    let dir = ebin();
     let source = dir.join("junit_formatter.ex");
-    let (write_dir, write_source) = (dir.clone(), source.clone());
+    let (write_dir, write_source) = (app.join(&dir), app.join(&source));
     let write = Action::Native {
         describe: "write the JUnit formatter (an ExUnit formatter, no hex package)".into(),
         run: Box::new(move |_| {
@@ -41,7 +42,7 @@ pub fn prepare(app: &Path) -> Vec<Action> {
             std::fs::write(&write_source, SOURCE).context("write the JUnit formatter")
         }),
     };
-    let beam = dir.join(format!("Elixir.{MODULE}.beam"));
+    let beam = app.join(&dir).join(format!("Elixir.{MODULE}.beam"));
     let compile = Cmd::new("elixirc", app)
         .arg(source.display().to_string())
         .args(["-o".to_string(), dir.display().to_string()]);
@@ -59,22 +60,25 @@ pub fn prepare(app: &Path) -> Vec<Action> {
 }
 
 /// `mix test`'s formatters, and where this run's XML goes.
-pub fn add(cmd: Cmd, app: &Path, k: u32, erl_options: Option<&str>) -> Cmd {
-    let pa = format!("-pa {}", ebin(app).display());
+pub fn add(cmd: Cmd, k: u32, erl_options: Option<&str>) -> Cmd {
+    let pa = format!("-pa {}", ebin().display());
     let erl = match erl_options {
         Some(own) => format!("{own} {pa}"),
         None => pa,
     };
     cmd.env("ELIXIR_ERL_OPTIONS", erl)
-        .env("XTASK_JUNIT", partial(app, k).display().to_string())
+        .env("XTASK_JUNIT", partial(k).display().to_string())
         .args(["--formatter", MODULE, "--formatter", "ExUnit.CLIFormatter"])
 }
 
 /// The runs' files merged into one `<testsuites>` at `out`.
 pub fn merge(app: &Path, runs: &[(u32, u32, String)], out: PathBuf) -> Action {
-    let parts: Vec<PathBuf> = runs.iter().map(|(k, _, _)| partial(app, *k)).collect();
+    let parts: Vec<PathBuf> = runs.iter().map(|(k, _, _)| app.join(partial(*k))).collect();
     Action::Native {
-        describe: format!("merge the JUnit XML into {}", out.display()),
+        describe: format!(
+            "merge the JUnit XML into {}",
+            out.strip_prefix(app).unwrap_or(&out).display()
+        ),
         run: Box::new(move |ctx| {
             let mut suites = String::new();
             for p in &parts {
@@ -111,19 +115,14 @@ mod tests {
     fn partitions_merge_into_one_testsuites() {
         let a = "<?xml version=\"1.0\"?>\n<testsuites>\n  <testsuite name=\"A\"></testsuite>\n</testsuites>\n";
         assert_eq!(inner(a), "  <testsuite name=\"A\"></testsuite>\n");
-        let cmd = add(
-            Cmd::mix(Path::new("/app"), &["test"]),
-            Path::new("/app"),
-            2,
-            Some("+fnu"),
-        );
+        let cmd = add(Cmd::mix(Path::new("/app"), &["test"]), 2, Some("+fnu"));
         let shown = cmd.describe(Path::new("/app"));
         assert!(
-            shown.contains("ELIXIR_ERL_OPTIONS='+fnu -pa /app/_build/xtask/junit-"),
+            shown.contains("ELIXIR_ERL_OPTIONS='+fnu -pa _build/xtask/junit-"),
             "{shown}"
         );
         assert!(
-            shown.contains("XTASK_JUNIT=/app/_build/xtask/junit-2.xml"),
+            shown.contains("XTASK_JUNIT=_build/xtask/junit-2.xml"),
             "{shown}"
         );
         assert!(
