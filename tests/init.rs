@@ -31,7 +31,11 @@ fn cargo(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
 
 fn rename(file: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(file).unwrap();
-    assert!(text.contains(from), "{} lacks {from}: {text}", file.display());
+    assert!(
+        text.contains(from),
+        "{} lacks {from}: {text}",
+        file.display()
+    );
     std::fs::write(file, text.replace(from, to)).unwrap();
 }
 
@@ -118,8 +122,16 @@ fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
     // Built into this checkout's target/ (so every dependency is reused),
     // the generated crate must not be called `xtask` there: its binary would
     // replace this checkout's own, which the other tests run.
-    rename(&repo.path().join("xtask/Cargo.toml"), "name = \"xtask\"", "name = \"xtask-e2e\"");
-    rename(&repo.path().join(".cargo/config.toml"), "--package xtask ", "--package xtask-e2e ");
+    rename(
+        &repo.path().join("xtask/Cargo.toml"),
+        "name = \"xtask\"",
+        "name = \"xtask-e2e\"",
+    );
+    rename(
+        &repo.path().join(".cargo/config.toml"),
+        "--package xtask ",
+        "--package xtask-e2e ",
+    );
     let (code, out, err) = cargo(repo.path(), &["xtask", "ci", "--dry-run"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(

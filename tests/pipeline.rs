@@ -50,7 +50,11 @@ fn list_names_every_step_on_stdout() {
     all.push("image");
     assert_eq!(names, all, "{}", done.stdout);
     // The image is built on its own, not by `ci`.
-    assert!(done.stdout.lines().any(|l| l.starts_with("image      --")), "{}", done.stdout);
+    assert!(
+        done.stdout.lines().any(|l| l.starts_with("image      --")),
+        "{}",
+        done.stdout
+    );
 }
 
 #[test]
@@ -744,9 +748,11 @@ fn a_warning_in_the_test_build_names_that_build_and_its_hint() {
     assert_eq!(done.code, Some(1), "{}", done.all());
     assert_eq!(done.status_of("test"), "failed");
     assert!(
-        done.stderr
-            .contains("`MIX_ENV=test mix compile --warnings-as-errors` exited with code 1, in `MIX_ENV=test ")
-            && done.stderr.contains("mix do deps.compile + compile --warnings-as-errors + test"),
+        done.stderr.contains(
+            "`MIX_ENV=test mix compile --warnings-as-errors` exited with code 1, in `MIX_ENV=test "
+        ) && done
+            .stderr
+            .contains("mix do deps.compile + compile --warnings-as-errors + test"),
         "{}",
         done.stderr
     );

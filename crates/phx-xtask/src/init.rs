@@ -125,13 +125,29 @@ fn files(repo: &Path, app: &Path, args: &InitArgs, run: &Run) -> Result<Vec<(Pat
             repo.join(".github/workflows/ci.yml"),
             WORKFLOW
                 .replace("{{app}}", &prefix)
-                .replace("{{plt_dir}}", "priv/plts"),
+                .replace("{{plt_dir}}", &plt_dir(&repo.join(app))),
         ),
     ];
     if !repo.join("Cargo.toml").exists() {
         files.push((repo.join("Cargo.toml"), WORKSPACE.to_string()));
     }
     Ok(files)
+}
+
+/// Where the PLTs (and the key beside them) live, for the CI cache: where
+/// dialyxir's settings in mix.exs put them, else our own default.
+fn plt_dir(app: &Path) -> String {
+    let Ok(project) = crate::mixproj::MixProject::read(app) else {
+        return "priv/plts".into();
+    };
+    if let Some(file) = project.plt_file() {
+        return Path::new(&file)
+            .parent()
+            .map_or("priv/plts".into(), |p| p.display().to_string());
+    }
+    project
+        .string_option("plt_local_path")
+        .unwrap_or_else(|| "priv/plts".into())
 }
 
 /// `[toolchain]` pins: from `.tool-versions`, else mix.exs's `elixir:`
@@ -209,6 +225,16 @@ const THIN_MAIN: &str = "//! This repo's `cargo xtask`: the whole CI/CD of the P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_workflow_caches_where_dialyxir_keeps_its_plts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mix = "[app: :a, deps: [{:dialyxir, \"~> 1.4\"}], dialyzer: [plt_local_path: \"_build/plts\"]]";
+        std::fs::write(dir.path().join("mix.exs"), mix).unwrap();
+        assert_eq!(plt_dir(dir.path()), "_build/plts");
+        std::fs::write(dir.path().join("mix.exs"), "[app: :a]").unwrap();
+        assert_eq!(plt_dir(dir.path()), "priv/plts");
+    }
 
     #[test]
     fn versions_become_series() {
