@@ -30,105 +30,132 @@ use rows::{
 /// decides how long the doctor takes.
 pub fn check(toolchain: &Toolchain, root: &Path, app: &Path, env: &Env) -> Report {
     let started = Instant::now();
-    let in_nix = env.in_nix_shell();
     let host = docker::host(env);
-    let ((otp, elixir), npm, probes, daemon) = std::thread::scope(|s| {
-        let beam = s.spawn(|| probe::beam(env));
-        let npm = s.spawn(|| probe::npm(env));
-        let tools: Vec<_> = [
-            (&["node"][..], &["--version"][..]),
-            (&["docker"], &["--version"]),
-            (&["postgres"], &["--version"]),
-            (&["redis-server"], &["--version"]),
-            (&["git"], &["--version"]),
-            (&["flyctl", "fly"], &["version"]),
-            (&["nix"], &["--version"]),
-        ]
-        .into_iter()
-        .map(|(names, args)| s.spawn(move || probe::tool(env, names, args)))
-        .collect();
-        let daemon =
-            s.spawn(|| docker::info(&host, Duration::from_secs(2)).map_err(|e| format!("{e:#}")));
-        let probes: Vec<Probe> = tools
-            .into_iter()
-            .map(|t| t.join().unwrap_or_default())
-            .collect();
-        let failed = || Err("the check panicked".to_string());
-        (
-            beam.join().unwrap_or_default(),
-            npm.join().unwrap_or_default(),
-            probes,
-            daemon.join().unwrap_or_else(|_| failed()),
-        )
-    });
-    let [node, docker, postgres, redis, git, flyctl, nix] =
-        <[Probe; 7]>::try_from(probes).expect("seven probes");
-
-    let judge = Judge { in_nix };
-    let tc = toolchain;
-    let mut rows = vec![
-        judge.pinned(&otp, "otp", &tc.otp, Pin::Series, Need::Required),
-        judge.pinned(&elixir, "elixir", &tc.elixir, Pin::Series, Need::Required),
-        judge.pinned(
-            &node,
-            "node",
-            &tc.node,
-            Pin::AtLeast,
-            Need::Optional("the assets step needs it"),
-        ),
-        judge.unpinned(
-            &npm,
-            "npm",
-            "the assets step needs it",
-            "install Node.js, which brings npm",
-        ),
-        judge.unpinned(
-            &docker,
-            "docker",
-            "service containers need it",
-            "install docker",
-        ),
-        daemon_row(&host, &daemon),
-        judge.pinned(
-            &postgres,
-            "postgres",
-            &tc.postgres,
-            Pin::Series,
-            Need::Optional("native services need it"),
-        ),
-        judge.pinned(
-            &redis,
-            "redis",
-            &tc.redis,
-            Pin::Series,
-            Need::Optional("native services need redis-server"),
-        ),
-        judge.unpinned(&git, "git", "the repo checks need it", "install git"),
-        judge.unpinned(
-            &flyctl,
-            "flyctl",
-            "optional until deploys are part of ci",
-            "install flyctl (fly.io/docs/flyctl/install)",
-        ),
-    ];
-    if elixir.path.is_some() && env.which("mix").is_none() {
+    let found = probe_all(env, &host);
+    let judge = Judge {
+        in_nix: env.in_nix_shell(),
+    };
+    let mut rows = tool_rows(&judge, toolchain, &found, &host);
+    if found.elixir.path.is_some() && env.which("mix").is_none() {
         let fix = "reinstall Elixir, which brings mix, or enter the dev shell with `nix develop`";
         rows[1] = rows[1]
             .clone()
             .problem(Level::Error, "`mix` is not on PATH beside elixir", fix);
     }
-    rows.push(disk_row(
-        daemon.as_ref().ok().and_then(|d| d.root_dir.clone()),
-        app,
-    ));
-    rows.push(app_row(app));
-    rows.push(nix_row(&judge, &nix));
-    rows.push(flake_row(root));
+    let docker_root = found.daemon.as_ref().ok().and_then(|d| d.root_dir.clone());
+    rows.extend([
+        disk_row(docker_root, app),
+        app_row(app),
+        nix_row(&judge, &found.nix),
+        flake_row(root),
+    ]);
     Report {
         rows,
-        in_nix,
+        in_nix: judge.in_nix,
         elapsed: started.elapsed(),
     }
+}
+
+/// What every probe found.
+struct Found {
+    otp: Probe,
+    elixir: Probe,
+    npm: Probe,
+    /// node, docker, postgres, redis, git, flyctl, in that order.
+    tools: [Probe; 6],
+    nix: Probe,
+    daemon: Result<docker::Info, String>,
+}
+
+/// Every probe at the same time: the slowest (starting the BEAM, for a
+/// version manager's shims) decides how long the doctor takes.
+fn probe_all(env: &Env, host: &str) -> Found {
+    const TOOLS: [(&[&str], &[&str]); 7] = [
+        (&["node"], &["--version"]),
+        (&["docker"], &["--version"]),
+        (&["postgres"], &["--version"]),
+        (&["redis-server"], &["--version"]),
+        (&["git"], &["--version"]),
+        (&["flyctl", "fly"], &["version"]),
+        (&["nix"], &["--version"]),
+    ];
+    std::thread::scope(|s| {
+        let beam = s.spawn(|| probe::beam(env));
+        let npm = s.spawn(|| probe::npm(env));
+        let tools: Vec<_> = TOOLS
+            .iter()
+            .map(|&(n, a)| s.spawn(move || probe::tool(env, n, a)))
+            .collect();
+        let daemon =
+            s.spawn(|| docker::info(host, Duration::from_secs(2)).map_err(|e| format!("{e:#}")));
+        let mut probes: Vec<Probe> = tools
+            .into_iter()
+            .map(|t| t.join().unwrap_or_default())
+            .collect();
+        let nix = probes.pop().unwrap_or_default();
+        let (otp, elixir) = beam.join().unwrap_or_default();
+        Found {
+            otp,
+            elixir,
+            npm: npm.join().unwrap_or_default(),
+            tools: <[Probe; 6]>::try_from(probes).expect("six probes"),
+            nix,
+            daemon: daemon
+                .join()
+                .unwrap_or_else(|_| Err("the check panicked".into())),
+        }
+    })
+}
+
+/// One row per tool, judged against its pin.
+fn tool_rows(judge: &Judge, tc: &Toolchain, f: &Found, host: &str) -> Vec<Row> {
+    let [node, docker, postgres, redis, git, flyctl] = &f.tools;
+    let optional = Need::Optional;
+    vec![
+        judge.pinned(&f.otp, "otp", &tc.otp, Pin::Series, Need::Required),
+        judge.pinned(&f.elixir, "elixir", &tc.elixir, Pin::Series, Need::Required),
+        judge.pinned(
+            node,
+            "node",
+            &tc.node,
+            Pin::AtLeast,
+            optional("the assets step needs it"),
+        ),
+        judge.unpinned(
+            &f.npm,
+            "npm",
+            "the assets step needs it",
+            "install Node.js, which brings npm",
+        ),
+        judge.unpinned(
+            docker,
+            "docker",
+            "service containers need it",
+            "install docker",
+        ),
+        daemon_row(host, &f.daemon),
+        judge.pinned(
+            postgres,
+            "postgres",
+            &tc.postgres,
+            Pin::Series,
+            optional("native services need it"),
+        ),
+        judge.pinned(
+            redis,
+            "redis",
+            &tc.redis,
+            Pin::Series,
+            optional("native services need redis-server"),
+        ),
+        judge.unpinned(git, "git", "the repo checks need it", "install git"),
+        judge.unpinned(
+            flyctl,
+            "flyctl",
+            "the fly deploy target needs it",
+            "install flyctl (fly.io/docs/flyctl/install)",
+        ),
+    ]
 }
 
 /// `cargo xtask doctor`: the table (or JSON) on stdout, problems on stderr.

@@ -56,13 +56,17 @@ fn up(
         Err(_) if proc::interrupted() => return Ok(stopped()),
         other => other?,
     };
-    println!(
-        "{}",
-        redact::line(&format!(
-            "DATABASE_URL={}",
-            services.database_url(&services.database)
-        ))
-    );
+    announce(&services, took, run);
+    if once {
+        return Ok(Exit::Passed);
+    }
+    Ok(watch(services))
+}
+
+/// The URLs on stdout (password masked), the rest on stderr.
+fn announce(services: &Services, took: Duration, run: &Run) {
+    let url = services.database_url(&services.database);
+    println!("{}", redact::line(&format!("DATABASE_URL={url}")));
     println!("REDIS_URL={}", redact::line(services.redis_url().as_str()));
     let source = match run.config.services.postgres_password == DEFAULT_PASSWORD {
         true => {
@@ -72,30 +76,32 @@ fn up(
     };
     eprintln!("the password (shown as ***) is {source}");
     eprintln!("ready in {} ms", took.as_millis());
-    if once {
-        return Ok(Exit::Passed);
-    }
+}
+
+/// Keeps the services until Ctrl-C, `services down`, or one of them stops.
+fn watch(services: Services) -> Exit {
     eprintln!("running until Ctrl-C or `cargo xtask services down`");
     let mut last_check = Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(100));
         if proc::interrupted() {
             drop(services);
-            return Ok(stopped());
+            return stopped();
         }
-        if last_check.elapsed() >= Duration::from_secs(1) {
-            last_check = Instant::now();
-            if let Err(e) = services.alive() {
-                if services.removed_by_down() {
-                    eprintln!("stopping: `cargo xtask services down` removed the services");
-                    return Ok(Exit::Passed);
-                }
-                // A crash (or an OOM kill) is a failure; the rest is stopped.
-                eprintln!("{}", redact::line(&format!("{e:#}")));
-                eprintln!("stopping: a service stopped on its own");
-                drop(services);
-                return Ok(Exit::Failed);
+        if last_check.elapsed() < Duration::from_secs(1) {
+            continue;
+        }
+        last_check = Instant::now();
+        if let Err(e) = services.alive() {
+            if services.removed_by_down() {
+                eprintln!("stopping: `cargo xtask services down` removed the services");
+                return Exit::Passed;
             }
+            // A crash (or an OOM kill) is a failure; the rest is stopped.
+            eprintln!("{}", redact::line(&format!("{e:#}")));
+            eprintln!("stopping: a service stopped on its own");
+            drop(services);
+            return Exit::Failed;
         }
     }
 }

@@ -54,51 +54,34 @@ pub fn start(s: &Settings) -> Result<(Containers, Url, Url)> {
     // abandon half-way (Ctrl-C) is still found by its run label.
     let host = s.docker_host.clone();
     let hook = proc::on_shutdown(move || labels::remove_run(&host));
-    let mut postgres = request(&s.postgres_image, PG_PORT, s, "postgres")
-        .with_env_var("POSTGRES_USER", &s.user)
-        .with_env_var("POSTGRES_PASSWORD", &s.password)
-        // The official image passes these to initdb; skipping its final
-        // fsync saves a few hundred ms of start-up on a throwaway database.
-        .with_env_var("POSTGRES_INITDB_ARGS", "--no-sync")
-        // Throwaway data: durability only costs time here.
-        .with_cmd(std::iter::once("postgres").chain(THROWAWAY_PG));
-    if s.password.is_empty() {
-        postgres = postgres.with_env_var("POSTGRES_HOST_AUTH_METHOD", "trust");
-    }
-    let dbs = s.redis_dbs.to_string();
-    let redis = request(&s.redis_image, REDIS_PORT, s, "redis").with_cmd([
-        "redis-server",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--databases",
-        dbs.as_str(),
-    ]);
+    let (postgres, redis) = (postgres_request(s), redis_request(s));
     let (pg, rd) = block_on("starting the containers", async {
         Ok(tokio::join!(postgres.start(), redis.start()))
     })
     .inspect_err(|_| labels::remove_run(&s.docker_host))?;
-    let failed = pg.as_ref().err().map(|e| {
-        explain(
-            e,
-            "postgres",
-            &s.postgres_image,
-            "XTASK_POSTGRES_IMAGE",
-            "postgres_image",
-        )
-    });
-    let failed = failed.or_else(|| {
-        rd.as_ref().err().map(|e| {
+    let failed = pg
+        .as_ref()
+        .err()
+        .map(|e| {
             explain(
                 e,
-                "redis",
-                &s.redis_image,
-                "XTASK_REDIS_IMAGE",
-                "redis_image",
+                "postgres",
+                &s.postgres_image,
+                "XTASK_POSTGRES_IMAGE",
+                "postgres_image",
             )
         })
-    });
+        .or_else(|| {
+            rd.as_ref().err().map(|e| {
+                explain(
+                    e,
+                    "redis",
+                    &s.redis_image,
+                    "XTASK_REDIS_IMAGE",
+                    "redis_image",
+                )
+            })
+        });
     let containers = Containers {
         postgres: pg.ok(),
         redis: rd.ok(),
@@ -111,7 +94,42 @@ pub fn start(s: &Settings) -> Result<(Containers, Url, Url)> {
         labels::remove_run(&s.docker_host);
         return Err(e);
     }
-    let (pg_url, redis_url) = block_on("reading the container ports", async {
+    let (pg_url, redis_url) = urls_of(&containers, s)?;
+    Ok((containers, pg_url, redis_url))
+}
+
+fn postgres_request(s: &Settings) -> ContainerRequest<GenericImage> {
+    let postgres = request(&s.postgres_image, PG_PORT, s, "postgres")
+        .with_env_var("POSTGRES_USER", &s.user)
+        .with_env_var("POSTGRES_PASSWORD", &s.password)
+        // The official image passes these to initdb; skipping its final
+        // fsync saves a few hundred ms of start-up on a throwaway database.
+        .with_env_var("POSTGRES_INITDB_ARGS", "--no-sync")
+        // Throwaway data: durability only costs time here.
+        .with_cmd(std::iter::once("postgres").chain(THROWAWAY_PG));
+    match s.password.is_empty() {
+        true => postgres.with_env_var("POSTGRES_HOST_AUTH_METHOD", "trust"),
+        false => postgres,
+    }
+}
+
+fn redis_request(s: &Settings) -> ContainerRequest<GenericImage> {
+    let dbs = s.redis_dbs.to_string();
+    let args = [
+        "redis-server",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--databases",
+        &dbs,
+    ];
+    request(&s.redis_image, REDIS_PORT, s, "redis").with_cmd(args.map(String::from))
+}
+
+/// The URLs of the started containers' published ports.
+fn urls_of(containers: &Containers, s: &Settings) -> Result<(Url, Url)> {
+    block_on("reading the container ports", async {
         let (pg, rd) = (
             containers.postgres.as_ref().expect("started"),
             containers.redis.as_ref().expect("started"),
@@ -120,19 +138,13 @@ pub fn start(s: &Settings) -> Result<(Containers, Url, Url)> {
             url::Host::Domain(d) if d == "localhost" => "127.0.0.1".to_string(),
             h => h.to_string(),
         };
-        let pg_url = urls::postgres(
-            &s.user,
-            &s.password,
-            &host,
-            pg.get_host_port_ipv4(PG_PORT).await?,
-            &s.database,
-        );
+        let pg_port = pg.get_host_port_ipv4(PG_PORT).await?;
+        let pg_url = urls::postgres(&s.user, &s.password, &host, pg_port, &s.database);
         Ok((
             pg_url,
             urls::redis(&host, rd.get_host_port_ipv4(REDIS_PORT).await?, 0),
         ))
-    })?;
-    Ok((containers, pg_url, redis_url))
+    })
 }
 
 /// A missing image is the common failure where no registry is reachable,

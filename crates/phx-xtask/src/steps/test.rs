@@ -51,26 +51,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         layout.count(),
     )?;
     let runs = layout.runs(&settings.database);
-    let cmds: Vec<Cmd> = runs
-        .iter()
-        .map(|(k, n, db)| {
-            let cmd = mix_test(ctx.app, args, cfg.cover, layout, *k, *n);
-            let cmd = match cfg.junit.is_empty() {
-                true => cmd,
-                false => junit::add(cmd, *k, ctx.env.get("ELIXIR_ERL_OPTIONS")),
-            };
-            match layout {
-                // Each partition gets its own URLs on its command; an
-                // exported value would take precedence over them.
-                Layout::All(_) => {
-                    let (pg, redis) = settings.shown_urls(db, *k);
-                    cmd.late_env("DATABASE_URL", format!("database_url{k}"), pg)
-                        .late_env("REDIS_URL", format!("redis_url{k}"), redis)
-                }
-                _ => cmd,
-            }
-        })
-        .collect();
+    let cmds = commands(ctx, layout, &settings, &runs);
     let slot = throwaway::slot(settings);
 
     let mut late = Vec::new();
@@ -113,6 +94,36 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     plan.phases[0].light = cfg.overlap;
     plan.phases.retain(|p| !p.actions.is_empty());
     Ok(plan.check(throwaway::check(&slot, "test")))
+}
+
+/// One `mix test` per run: its partition's URLs (shown as the plan knows
+/// them), and the JUnit formatter.
+fn commands(
+    ctx: &Ctx,
+    layout: Layout,
+    settings: &services::Settings,
+    runs: &[(u32, u32, String)],
+) -> Vec<Cmd> {
+    let (args, cfg) = (ctx.test, &ctx.config.test);
+    runs.iter()
+        .map(|(k, n, db)| {
+            let cmd = mix_test(ctx.app, args, cfg.cover, layout, *k, *n);
+            let cmd = match cfg.junit.is_empty() {
+                true => cmd,
+                false => junit::add(cmd, *k, ctx.env.get("ELIXIR_ERL_OPTIONS")),
+            };
+            match layout {
+                // Each partition gets its own URLs on its command; an
+                // exported value would take precedence over them.
+                Layout::All(_) => {
+                    let (pg, redis) = settings.shown_urls(db, *k);
+                    cmd.late_env("DATABASE_URL", format!("database_url{k}"), pg)
+                        .late_env("REDIS_URL", format!("redis_url{k}"), redis)
+                }
+                _ => cmd,
+            }
+        })
+        .collect()
 }
 
 /// What the suite waits for, and the test env's build and the suite: one
