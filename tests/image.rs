@@ -159,7 +159,13 @@ fn a_lib_only_change_reuses_the_deps_layer() {
     let first = repo.xtask(&["image", "--output", "plain"]).run();
     assert_eq!(first.code, Some(0), "{}", first.all());
     let lib = repo.dir().join("demo/lib/demo.ex");
-    let text = std::fs::read_to_string(&lib).unwrap() + "\n# a lib-only change\n";
+    // Unique to this run: the daemon's build cache outlives test runs, and
+    // an earlier run's identical change would be a cache hit.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let text = std::fs::read_to_string(&lib).unwrap() + &format!("\n# a lib-only change {nonce}\n");
     std::fs::write(&lib, text).unwrap();
     sh(repo.dir(), "git commit -qam 'lib only'");
     let second = repo.xtask(&["image", "--output", "plain", "-v"]).run();
