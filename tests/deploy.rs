@@ -296,6 +296,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
         &failed[..failed.len().min(5)]
     );
     assert!(served > 0);
+    figures("deploy v2", served, &done);
     assert!(version_through(nginx.port).contains(&v2));
 
     // v3's health answers 503: the gate holds, v2 keeps serving, v3 is gone.
@@ -305,6 +306,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     let (served, failed) = load.finish();
     assert_eq!(done.code, Some(1), "{}", done.all());
     assert!(failed.is_empty() && served > 0, "{failed:?}");
+    figures("broken v3", served, &done);
     assert!(
         done.stderr
             .contains("never passed the gate, so it was removed"),
