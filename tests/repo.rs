@@ -123,6 +123,17 @@ fn deadnix_finds_nothing() {
     }
 }
 
+/// `init` writes the flake this repository uses (the one the checks above
+/// parse and lock): the template may not drift from it.
+#[test]
+fn init_writes_this_repositorys_flake() {
+    assert_eq!(
+        read("crates/phx-xtask/templates/flake.nix"),
+        read("flake.nix"),
+        "crates/phx-xtask/templates/flake.nix differs from flake.nix: copy flake.nix over the template"
+    );
+}
+
 /// The same question without Nix: every `inputs.NAME.url` of flake.nix is
 /// locked, from that very URL, and the lock holds nothing else.
 #[test]

@@ -367,47 +367,40 @@ defmodule MigrateLint do
   defp walk({op, meta, [{:table, _, targs} | _]}, ctx, st) when op in @drop_ops do
     key = table_key(targs)
 
-    if new_table?(key, st) do
-      st
-    else
-      emit(
-        st,
-        ctx,
-        meta,
-        "table_dropped",
-        "dropping table #{name(key)} breaks every running instance that still queries it: remove its schema and all uses first, deploy, then drop the table in a later deploy"
-      )
-    end
+    emit_unless_new(
+      st,
+      ctx,
+      meta,
+      key,
+      "table_dropped",
+      "dropping table #{name(key)} breaks every running instance that still queries it: remove its schema and all uses first, deploy, then drop the table in a later deploy"
+    )
   end
 
   defp walk({:rename, meta, [{:table, _, targs}, [to: {:table, _, _}]]}, ctx, st) do
     key = table_key(targs)
 
-    if new_table?(key, st),
-      do: st,
-      else:
-        emit(
-          st,
-          ctx,
-          meta,
-          "table_renamed",
-          "renaming table #{name(key)} breaks running instances that still use the old name: rename the schema module only and keep `schema #{inspect(name(key))}`"
-        )
+    emit_unless_new(
+      st,
+      ctx,
+      meta,
+      key,
+      "table_renamed",
+      "renaming table #{name(key)} breaks running instances that still use the old name: rename the schema module only and keep `schema #{inspect(name(key))}`"
+    )
   end
 
   defp walk({:rename, meta, [{:table, _, targs}, from, [to: to]]}, ctx, st) do
     key = table_key(targs)
 
-    if new_table?(key, st),
-      do: st,
-      else:
-        emit(
-          st,
-          ctx,
-          meta,
-          "column_renamed",
-          "renaming column #{code(from)} of #{name(key)} breaks running instances that still use the old name: keep the column and point the schema field at it with `source: #{code(from)}` (renamed to #{code(to)} only in code)"
-        )
+    emit_unless_new(
+      st,
+      ctx,
+      meta,
+      key,
+      "column_renamed",
+      "renaming column #{code(from)} of #{name(key)} breaks running instances that still use the old name: keep the column and point the schema field at it with `source: #{code(from)}` (renamed to #{code(to)} only in code)"
+    )
   end
 
   # rename index(...), to: ... only takes a brief lock.
@@ -1047,6 +1040,11 @@ defmodule MigrateLint do
 
   # A `down/0` undoes its `up/0`: dropping what up created is its job, so only the locking of
   # index builds and drops (which hurts in either direction) is checked there.
+  # Breaking only for a table that existed before this migration.
+  defp emit_unless_new(st, ctx, meta, key, rule, message) do
+    if new_table?(key, st), do: st, else: emit(st, ctx, meta, rule, message)
+  end
+
   defp emit(st, %{fun: :down}, _meta, rule, _message) when rule != "index_not_concurrently",
     do: st
 
