@@ -84,6 +84,12 @@ fn with_db(run: common::Run, s: &Services) -> common::Run {
         .env("REDIS_URL", &s.redis_url)
 }
 
+/// `host:port` of a database URL (`…@host:port/db`).
+fn host_port(url: &str) -> &str {
+    let rest = &url[url.rfind('@').expect("a URL with credentials") + 1..];
+    rest.split('/').next().unwrap()
+}
+
 fn status_lines(done: &Done) -> Vec<String> {
     done.stdout
         .lines()
@@ -131,12 +137,13 @@ fn status_migrate_rerun_and_rollback_on_a_real_database() {
         "{}",
         up.stderr
     );
-    assert!(
-        up.stderr.contains("demo_test on postgres at 127.0.0.1:"),
-        "{}",
-        up.stderr
+    // The host is the one the services published on: 127.0.0.1, or the
+    // bridge gateway when this runs inside a container.
+    let at = format!(
+        "demo_test on postgres at {}: 3 up, 0 down",
+        host_port(&db.database_url)
     );
-    assert!(up.stderr.contains(": 3 up, 0 down"), "{}", up.stderr);
+    assert!(up.stderr.contains(&at), "{at}\n{}", up.stderr);
     assert!(
         !up.all().contains(":postgres@"),
         "the password is masked: {}",
@@ -200,13 +207,16 @@ fn without_database_url_it_migrates_throwaway_services_and_says_which_database()
         "{}",
         done.stderr
     );
-    assert!(
-        done.stderr
-            .contains("demo_migrate on postgres at 127.0.0.1:"),
-        "{}",
-        done.stderr
+    let exported = done
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("export DATABASE_URL="))
+        .expect("the throwaway DATABASE_URL is printed");
+    let at = format!(
+        "demo_migrate on postgres at {}: 3 up, 0 down",
+        host_port(exported)
     );
-    assert!(done.stderr.contains("3 up, 0 down"), "{}", done.stderr);
+    assert!(done.stderr.contains(&at), "{at}\n{}", done.stderr);
     assert!(
         done.stderr.contains("throwaway database"),
         "{}",

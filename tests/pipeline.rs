@@ -83,7 +83,7 @@ dialyzer (after compile):
   $ dialyzer --no_check_plt --fullpath --no_indentation -pa '{elixir_lib}/elixir/ebin' --plt 'priv/plts/otp-{otp}_elixir-{elixir}.plt' _build/dev/lib/demo/ebin
 assets:
   # layout: npm (assets/package.json), then Mix
-  $ npm ci  (in assets)
+  $ npm ci  (in assets)  [unless node_modules in sync]
   $ npm run lint  (in assets)  &
   $ npm test  (in assets)  &
   $ npm run build  (in assets)  &
@@ -705,6 +705,63 @@ fn deps_get_is_skipped_while_deps_are_in_sync_and_runs_when_one_is_missing() {
         third.stderr
     );
     assert!(!third.stderr.contains("(skipped: deps in sync)"));
+}
+
+#[test]
+fn npm_ci_is_skipped_while_node_modules_is_in_sync_and_runs_when_it_is_not() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let skipped = "$ npm ci  (in assets)  (skipped: node_modules in sync with package-lock.json)";
+    let first = app.xtask(&["assets", "-v"]).run();
+    assert_eq!(first.code, Some(0), "{}", first.all());
+    assert!(
+        !first.stderr.contains("(skipped: node_modules"),
+        "{}",
+        first.stderr
+    );
+    assert!(app.path("assets/node_modules/.package-lock.json").is_file());
+
+    let second = app.xtask(&["assets", "-v"]).run();
+    assert_eq!(second.code, Some(0), "{}", second.all());
+    assert!(second.stderr.contains(skipped), "{}", second.stderr);
+    assert!(
+        second.row("assets").contains("node_modules in sync"),
+        "{}",
+        second.row("assets")
+    );
+    // Only the install is skipped: the scripts still ran.
+    assert!(
+        second.stderr.contains("$ npm run lint"),
+        "{}",
+        second.stderr
+    );
+
+    // A package missing from node_modules is installed again.
+    std::fs::remove_dir_all(app.path("assets/node_modules/eslint")).unwrap();
+    let third = app.xtask(&["assets", "-v"]).run();
+    assert_eq!(third.code, Some(0), "{}", third.all());
+    assert!(!third.stderr.contains(skipped), "{}", third.stderr);
+    assert!(app
+        .path("assets/node_modules/eslint/package.json")
+        .is_file());
+
+    // package.json out of step with its lock: `npm ci` runs, and fails as
+    // it always has, with its hint.
+    let package = app.read("assets/package.json");
+    app.write(
+        "assets/package.json",
+        &package.replace("\"esbuild\": \"^0.28.2\"", "\"esbuild\": \"^0.27.0\""),
+    );
+    let fourth = app.xtask(&["assets", "-v"]).run();
+    assert_eq!(fourth.code, Some(1), "{}", fourth.all());
+    assert!(!fourth.stderr.contains(skipped), "{}", fourth.stderr);
+    assert!(
+        fourth
+            .stderr
+            .contains("run `npm install` in assets and commit it"),
+        "{}",
+        fourth.stderr
+    );
 }
 
 #[test]

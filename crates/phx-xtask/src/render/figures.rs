@@ -29,7 +29,7 @@ impl Figures {
             .iter()
             .map(|(k, v)| match (k.as_str(), v) {
                 ("coverage", v) => format!("coverage {}%", v),
-                ("plt" | "deps" | "env", Value::String(s)) => format!("{k} {s}"),
+                ("plt" | "deps" | "env" | "node_modules", Value::String(s)) => format!("{k} {s}"),
                 ("outputs", Value::Object(o)) => o
                     .iter()
                     .map(|(f, b)| format!("{} {}", short(f), bytes(b)))
@@ -229,6 +229,12 @@ fn assets(log: &[&str]) -> Figures {
         );
     }
     let mut f = Figures::default();
+    if log
+        .iter()
+        .any(|l| l.contains("(skipped: node_modules in sync"))
+    {
+        f.push("node_modules", "in sync");
+    }
     if !outputs.is_empty() {
         f.push("outputs", Value::Object(outputs));
     }
@@ -328,5 +334,10 @@ mod tests {
         );
         let a = fig(StepId::Assets, "/app/priv/static/assets/app.js (95 bytes)\n/app/priv/static/assets/app.css (2048 bytes)");
         assert_eq!(a.text(), "app.css 2.0 KiB, app.js 95 B");
+        let warm = fig(
+            StepId::Assets,
+            "$ npm ci  (in assets)  (skipped: node_modules in sync with package-lock.json)\n/app/priv/static/assets/app.js (95 bytes)",
+        );
+        assert_eq!(warm.text(), "node_modules in sync, app.js 95 B");
     }
 }

@@ -8,12 +8,17 @@
 //!   `_build/tailwind-*`) are not installed yet, then the Mix part.
 //! - Neither: skipped, with the reason.
 //!
+//! `npm ci` is skipped while node_modules holds the locked tree
+//! (`npm_sync`), as `mix deps.get` is while deps are in sync.
+//!
 //! The Mix part is `mix assets.deploy`, then a check that every configured
 //! output exists and is not empty, and that every file `phx.digest`'s
 //! `cache_manifest.json` names exists. It waits for `compile`, which owns
 //! `_build`, and nothing else writes priv/static. The npm part needs at
 //! most the deps (Phoenix's package.json points into deps/), so it starts
 //! early.
+
+mod npm_sync;
 
 use std::path::{Path, PathBuf};
 
@@ -63,10 +68,14 @@ fn npm(ctx: &Ctx, package: &Path) -> Result<StepPlan> {
     let scripts = json.get("scripts").and_then(|s| s.as_object());
     let mut npm = vec![
         note("layout: npm (assets/package.json), then Mix"),
-        Action::Run(Cmd::new("npm", &dir).arg("ci").hint(format!(
-            "`npm ci` needs a package-lock.json in sync: run `npm install` in {} and commit it",
-            cfg.dir.display()
-        ))),
+        Action::RunUnless {
+            cmd: Cmd::new("npm", &dir).arg("ci").hint(format!(
+                "`npm ci` needs a package-lock.json in sync: run `npm install` in {} and commit it",
+                cfg.dir.display()
+            )),
+            when: "unless node_modules in sync",
+            fresh: npm_sync::fresh(dir.clone()),
+        },
     ];
     let mut runs = Vec::new();
     for script in &cfg.scripts {
@@ -279,7 +288,10 @@ defp aliases, do: ["assets.setup": ["tailwind.install --if-missing", "esbuild.in
             HEX_MIX,
             &[("assets/package.json", r#"{"scripts": {"build": "x"}}"#)],
         );
-        assert_eq!(lines[1], "$ npm ci  (in assets)");
+        assert_eq!(
+            lines[1],
+            "$ npm ci  (in assets)  [unless node_modules in sync]"
+        );
         assert_eq!(lines.last().map(|l| l.starts_with("# check")), Some(true));
     }
 
