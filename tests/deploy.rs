@@ -15,27 +15,19 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{docker, eventually, http_get, serial, sh, Done, Repo, IMAGES};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{docker, free_port, http_get, serial, sh, Daemon, Done, Net, Repo, IMAGES};
 
 /// Debian's nginx in the foreground, proxying a loopback port to the
 /// upstream file phx-xtask rewrites.
 struct Nginx {
-    child: Child,
+    // Stopped before its dir goes.
+    daemon: Daemon,
     dir: tempfile::TempDir,
-    port: u16,
 }
 
 impl Nginx {
@@ -51,21 +43,21 @@ impl Nginx {
             p.display()
         );
         std::fs::write(p.join("nginx.conf"), conf).unwrap();
-        let child = Command::new("nginx")
-            .args([
-                "-p",
-                p.to_str().unwrap(),
-                "-c",
-                p.join("nginx.conf").to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx is installed");
-        eventually(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        Nginx { child, dir, port }
+        let mut cmd = Command::new("nginx");
+        cmd.args([
+            "-p",
+            p.to_str().unwrap(),
+            "-c",
+            p.join("nginx.conf").to_str().unwrap(),
+        ]);
+        Nginx {
+            daemon: Daemon::spawn(cmd, port),
+            dir,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.daemon.port
     }
 
     fn reload(&self) -> String {
@@ -74,15 +66,6 @@ impl Nginx {
             "[\"nginx\", \"-p\", \"{0}\", \"-c\", \"{0}/nginx.conf\", \"-s\", \"reload\"]",
             p.display()
         )
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM, not SIGKILL: the master stops its workers before it exits.
-        // SAFETY: kill(2) on the pid of a child we started.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
     }
 }
 
@@ -135,45 +118,21 @@ impl Load {
     }
 }
 
-/// Postgres and Redis for the releases, on a network of their own.
-struct Backing {
-    net: String,
-}
+/// Postgres and Redis for the releases, on a network of their own; the
+/// releases a deploy started go with it.
+struct Backing(Net);
 
 impl Backing {
     fn start() -> Backing {
-        let net = format!("phx-xtask-deploy-{}", std::process::id());
-        assert!(docker(&["network", "create", &net]).0);
-        for (alias, image, env) in [
-            ("db", IMAGES[0].1, "POSTGRES_PASSWORD=pw"),
-            ("redis", IMAGES[1].1, "X=1"),
-        ] {
-            let name = format!("{net}-{alias}");
-            let (ok, out) = docker(&[
-                "run",
-                "-d",
-                "--name",
-                &name,
-                "--network",
-                &net,
-                "--network-alias",
-                alias,
-                "-e",
-                env,
-                image,
-            ]);
-            assert!(ok, "{out}");
-        }
-        Backing { net }
+        let mut net = Net::create("phx-xtask-deploy");
+        net.run("db", &["-e", "POSTGRES_PASSWORD=pw", IMAGES[0].1]);
+        net.run("redis", &[IMAGES[1].1]);
+        Backing(net)
     }
 }
 
 impl Drop for Backing {
     fn drop(&mut self) {
-        let (_, ids) = docker(&["ps", "-aq", "--filter", &format!("network={}", self.net)]);
-        for id in ids.lines() {
-            let _ = docker(&["rm", "-f", id]);
-        }
         let (_, ids) = docker(&[
             "ps",
             "-aq",
@@ -183,7 +142,6 @@ impl Drop for Backing {
         for id in ids.lines() {
             let _ = docker(&["rm", "-f", id]);
         }
-        let _ = docker(&["network", "rm", &self.net]);
     }
 }
 
@@ -194,7 +152,7 @@ fn deploy_config(repo: &Repo, nginx: &Nginx, net: &str) {
         "[deploy.staging]\ntarget = \"docker\"\nurl = \"http://127.0.0.1:{}\"\nnetwork = \"{net}\"\nenv = [\"DATABASE_URL\", \"REDIS_URL\", \"SECRET_KEY_BASE\"]\n\
          proxy_upstream = \"{}/upstream.conf\"\nproxy_reload = {}\ndrain = 1\ntimeout = 45\n\
          [deploy.production]\ntarget = \"docker\"\nurl = \"http://127.0.0.1:{}\"\nproxy_upstream = \"{}/upstream.conf\"\nproxy_reload = {}\n",
-        nginx.port, nginx.dir.path().display(), nginx.reload(), nginx.port, nginx.dir.path().display(), nginx.reload()
+        nginx.port(), nginx.dir.path().display(), nginx.reload(), nginx.port(), nginx.dir.path().display(), nginx.reload()
     ));
     // The config is not part of the release: commit it so the tree is clean.
     sh(
@@ -261,7 +219,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     let repo = Repo::new("phx-xtask-e2e/demo-deploy");
     let backing = Backing::start();
     let nginx = Nginx::start();
-    deploy_config(&repo, &nginx, &backing.net);
+    deploy_config(&repo, &nginx, &backing.0.name);
 
     // v1: the first deploy (migrations in a one-off container first).
     let v1 = build(&repo, "");
@@ -274,7 +232,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
         done.stderr
     );
     assert!(done.stderr.contains("passed the gate"), "{}", done.stderr);
-    let through = version_through(nginx.port);
+    let through = version_through(nginx.port());
     assert!(
         through.contains(&v1),
         "{through} lacks {v1}:\n{}",
@@ -284,7 +242,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
 
     // v2 under load: zero failed requests, and v2 serves afterwards.
     let v2 = build(&repo, "v2");
-    let load = Load::start(nginx.port);
+    let load = Load::start(nginx.port());
     let done = deploy(&repo, &["deploy", "staging"]);
     let (served, failed) = load.finish();
     assert_eq!(done.code, Some(0), "{}", done.all());
@@ -297,11 +255,11 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     );
     assert!(served > 0);
     figures("deploy v2", served, &done);
-    assert!(version_through(nginx.port).contains(&v2));
+    assert!(version_through(nginx.port()).contains(&v2));
 
     // v3's health answers 503: the gate holds, v2 keeps serving, v3 is gone.
     let _v3 = build(&repo, "broken");
-    let load = Load::start(nginx.port);
+    let load = Load::start(nginx.port());
     let done = deploy(&repo, &["deploy", "staging"]);
     let (served, failed) = load.finish();
     assert_eq!(done.code, Some(1), "{}", done.all());
@@ -314,7 +272,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
         done.stderr
     );
     assert!(done.stderr.contains("answered 503"), "{}", done.stderr);
-    assert!(version_through(nginx.port).contains(&v2));
+    assert!(version_through(nginx.port()).contains(&v2));
     let (_, running) = docker(&[
         "ps",
         "--filter",
@@ -334,13 +292,13 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     assert!(!all.contains(&_v3), "no v3 container is left: {all}");
 
     // Back to v1, under load.
-    let load = Load::start(nginx.port);
+    let load = Load::start(nginx.port());
     let done = deploy(&repo, &["deploy", "rollback", "staging", "--to", &v1[..12]]);
     let (served, failed) = load.finish();
     assert_eq!(done.code, Some(0), "{}", done.all());
     assert!(failed.is_empty() && served > 0, "{failed:?}");
     figures("rollback to v1", served, &done);
-    assert!(version_through(nginx.port).contains(&v1));
+    assert!(version_through(nginx.port()).contains(&v1));
 
     // A migration that removes a column would break v1, still serving
     // while the new release starts: the plan shows it, the deploy refuses.
@@ -375,7 +333,10 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
         "{}",
         refused.stderr
     );
-    assert!(version_through(nginx.port).contains(&v1), "nothing changed");
+    assert!(
+        version_through(nginx.port()).contains(&v1),
+        "nothing changed"
+    );
 
     let status = deploy(&repo, &["deploy", "status", "staging"]);
     assert_eq!(status.code, Some(0), "{}", status.all());

@@ -9,28 +9,15 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{docker, eventually, http_get, serial, sh, Done, Repo, IMAGES};
+use common::{
+    docker, eventually, free_port, http_get, serial, sh, Daemon, Done, Net, Repo, IMAGES,
+};
 
 fn json(done: &Done) -> serde_json::Value {
     serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("{e}: {}", done.all()))
-}
-
-/// Removes containers and the network on drop.
-struct Stack {
-    net: String,
-    containers: Vec<String>,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        for c in &self.containers {
-            let _ = docker(&["rm", "-f", c]);
-        }
-        let _ = docker(&["network", "rm", &self.net]);
-    }
 }
 
 #[test]
@@ -77,35 +64,10 @@ fn the_demo_image_builds_runs_as_nobody_keeps_no_secret_and_answers_its_health_c
         "{inspect}"
     );
 
-    let net = format!("phx-xtask-e2e-{}", std::process::id());
-    assert!(docker(&["network", "create", &net]).0);
-    let mut stack = Stack {
-        net: net.clone(),
-        containers: Vec::new(),
-    };
-    let run = |name: &str, args: &[&str]| {
-        let name = format!("{net}-{name}");
-        let mut all = vec![
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--network",
-            &net,
-            "--network-alias",
-        ];
-        let alias = name.rsplit('-').next().unwrap().to_string();
-        all.push(&alias);
-        all.extend(args);
-        let (ok, out) = docker(&all);
-        assert!(ok, "{out}");
-        name
-    };
-    stack
-        .containers
-        .push(run("db", &["-e", "POSTGRES_PASSWORD=pw", IMAGES[0].1]));
-    stack.containers.push(run("redis", &[IMAGES[1].1]));
-    let app = run(
+    let mut net = Net::create("phx-xtask-e2e");
+    net.run("db", &["-e", "POSTGRES_PASSWORD=pw", IMAGES[0].1]);
+    net.run("redis", &[IMAGES[1].1]);
+    let app = net.run(
         "app",
         &[
             "-p",
@@ -119,7 +81,6 @@ fn the_demo_image_builds_runs_as_nobody_keeps_no_secret_and_answers_its_health_c
             &reference,
         ],
     );
-    stack.containers.push(app.clone());
     let (_, port) = docker(&["port", &app, "4000/tcp"]);
     let port: u16 = port
         .lines()
@@ -144,7 +105,7 @@ fn the_demo_image_builds_runs_as_nobody_keeps_no_secret_and_answers_its_health_c
     );
     let (_, version) = http_get(port, "/version").unwrap();
     assert!(version.contains(&sha), "{version}");
-    assert!(docker(&["stop", &format!("{net}-redis")]).0);
+    assert!(docker(&["stop", &format!("{}-redis", net.name)]).0);
     let (_, body) = eventually(Duration::from_secs(30), || {
         http_get(port, "/health").filter(|(s, _)| *s == 503)
     });
@@ -192,19 +153,15 @@ fn a_lib_only_change_reuses_the_deps_layer() {
 
 /// Debian's docker-registry on a free loopback port, with one htpasswd user.
 struct Registry {
-    child: Child,
+    // Stopped before its dir goes.
+    daemon: Daemon,
     _dir: tempfile::TempDir,
-    port: u16,
 }
 
 impl Registry {
     fn start(user: &str, password: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let htpasswd = dir.path().join("htpasswd");
         let ok = Command::new("htpasswd")
             .args(["-Bbc", htpasswd.to_str().unwrap(), user, password])
@@ -216,27 +173,16 @@ impl Registry {
             "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: phx-xtask\n    path: {}\n",
             dir.path().join("data").display(), htpasswd.display()
         )).unwrap();
-        let child = Command::new("docker-registry")
-            .args(["serve", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry is installed");
-        eventually(Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
+        let mut cmd = Command::new("docker-registry");
+        cmd.args(["serve", config.to_str().unwrap()]);
         Registry {
-            child,
+            daemon: Daemon::spawn(cmd, port),
             _dir: dir,
-            port,
         }
     }
-}
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn port(&self) -> u16 {
+        self.daemon.port
     }
 }
 
@@ -245,7 +191,7 @@ fn push_logs_in_through_stdin_and_the_image_pulls_back_by_digest() {
     let _s = serial();
     let password = format!("pw-{}-secret", std::process::id());
     let registry = Registry::start("ci", &password);
-    let repository = format!("127.0.0.1:{}/demo", registry.port);
+    let repository = format!("127.0.0.1:{}/demo", registry.port());
     let repo = Repo::new(&repository);
     let done = repo
         .xtask(&["image", "--push", "--output", "json", "-v"])
@@ -257,7 +203,7 @@ fn push_logs_in_through_stdin_and_the_image_pulls_back_by_digest() {
     assert!(
         done.stderr.contains(&format!(
             "$ docker login 127.0.0.1:{} -u ci --password-stdin < $REGISTRY_PASSWORD",
-            registry.port
+            registry.port()
         )),
         "{}",
         done.stderr
@@ -284,7 +230,7 @@ fn push_logs_in_through_stdin_and_the_image_pulls_back_by_digest() {
             "--config",
             config.path().to_str().unwrap(),
             "login",
-            &format!("127.0.0.1:{}", registry.port),
+            &format!("127.0.0.1:{}", registry.port()),
             "-u",
             "ci",
             "--password-stdin",
@@ -313,11 +259,7 @@ fn push_logs_in_through_stdin_and_the_image_pulls_back_by_digest() {
 #[test]
 fn bad_input_stops_before_anything_is_built() {
     let repo = Repo::new("registry.phx-xtask.test/demo-bad");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = free_port();
     let cases: Vec<(&str, Vec<&str>, Vec<(&str, String)>, String)> = vec![
         (
             "no credentials",

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{serial, App, Done, Run};
+use common::{free_port, serial, App, Done, Run};
 
 const PG_IMAGE: &str = "phx-xtask-local/postgres:15";
 const REDIS_IMAGE: &str = "phx-xtask-local/redis:7";
@@ -182,14 +182,6 @@ struct OwnServers {
     children: Vec<Child>,
     pg_port: u16,
     redis_port: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn pg_bin(name: &str) -> PathBuf {

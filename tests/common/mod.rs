@@ -353,3 +353,100 @@ pub fn docker(args: &[&str]) -> (bool, String) {
     );
     (out.status.success(), text.trim().to_string())
 }
+
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real server we start on a loopback port (nginx, docker-registry):
+/// waited for until the port answers, stopped with SIGTERM on drop so it
+/// can stop its own workers.
+pub struct Daemon {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Daemon {
+    pub fn spawn(mut cmd: Command, port: u16) -> Daemon {
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} is installed: {e}"));
+        let daemon = Daemon { child, port };
+        eventually(Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        daemon
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the pid of a child we started and not yet reaped.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// A docker network of the test's own and the containers run on it, each
+/// reachable by its alias; all removed on drop.
+pub struct Net {
+    pub name: String,
+    containers: Vec<String>,
+}
+
+impl Net {
+    pub fn create(prefix: &str) -> Net {
+        let name = format!("{prefix}-{}", std::process::id());
+        let (ok, out) = docker(&["network", "create", &name]);
+        assert!(ok, "{out}");
+        Net {
+            name,
+            containers: Vec::new(),
+        }
+    }
+
+    /// `docker run -d` on the network as `alias`; the container's name.
+    pub fn run(&mut self, alias: &str, args: &[&str]) -> String {
+        let name = format!("{}-{alias}", self.name);
+        let mut all = vec![
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            &self.name,
+            "--network-alias",
+            alias,
+        ];
+        all.extend(args);
+        let (ok, out) = docker(&all);
+        self.containers.push(name.clone());
+        assert!(ok, "{out}");
+        name
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        // Also what others started on it (a deploy's releases).
+        let filter = format!("network={}", self.name);
+        let (_, ids) = docker(&["ps", "-aq", "--filter", &filter]);
+        for c in self
+            .containers
+            .iter()
+            .map(String::as_str)
+            .chain(ids.lines())
+        {
+            let _ = docker(&["rm", "-f", c]);
+        }
+        let _ = docker(&["network", "rm", &self.name]);
+    }
+}

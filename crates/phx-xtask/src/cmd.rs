@@ -81,9 +81,13 @@ impl Cmd {
     }
 
     /// `mix do a + b + c` from Mix commands that share a dir and variables
-    /// (the first part's are used): one invocation instead of several.
+    /// (the first part's are used): one invocation instead of several. One
+    /// part is that command itself.
     pub fn chain(parts: &[Cmd]) -> Cmd {
         let first = &parts[0];
+        if parts.len() == 1 {
+            return first.clone();
+        }
         let mut whole = Cmd::new(&first.program, &first.dir).arg("do");
         whole.templated = parts.iter().any(|p| p.templated);
         for (i, part) in parts.iter().enumerate() {

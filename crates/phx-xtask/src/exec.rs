@@ -124,6 +124,9 @@ impl Exec {
     /// and takes its hint. Mix marks where each task starts only with
     /// MIX_DEBUG set (`chain` turns the marks back into plain output).
     pub fn run_chain(&mut self, parts: &[Cmd]) -> Result<()> {
+        if let [one] = parts {
+            return self.run(one);
+        }
         let whole = Cmd::chain(parts);
         let tasks = parts
             .iter()

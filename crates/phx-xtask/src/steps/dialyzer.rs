@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::ctx::Ctx;
+use super::deps;
 use crate::beam::{self, Beam};
 use crate::exec::Exec;
 use crate::ids::{fnv, StepId};
@@ -94,9 +95,12 @@ fn record_key(key_file: PathBuf) -> Action {
 }
 
 /// `MIX_ENV=<env> mix compile` first, unless `compile` builds that env.
+/// It compiles that env's deps too, so like the other envs' builds it runs
+/// alone when a dep builds inside `deps/`.
 fn compile_first(ctx: &Ctx, env: &str) -> Option<Action> {
     let built = ctx.selected.contains(&StepId::Compile) && ctx.env.mix_env() == env;
-    (!built).then(|| Action::Run(Cmd::mix(ctx.app, &["compile"]).env("MIX_ENV", env)))
+    let cmd = Cmd::mix(ctx.app, &["compile"]).env("MIX_ENV", env);
+    (!built).then(|| Action::chain(vec![cmd], Some(deps::build_alone(ctx.app))))
 }
 
 pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
@@ -224,7 +228,7 @@ mod tests {
         assert_eq!(
             lines(mix_exs),
             [
-                "$ MIX_ENV=dev mix compile",
+                "$ MIX_ENV=dev mix compile  [alone if a dep builds inside deps/]",
                 "# find OTP and Elixir, the PLT key; create _build/dev",
                 "$ MIX_ENV=dev mix dialyzer --plt  [when the PLT key changed]",
                 "# record the PLT key in _build/dev/xtask-dialyxir-dev.key",
@@ -253,7 +257,10 @@ mod tests {
     #[test]
     fn without_dialyxir_the_plan_names_what_it_learns_at_run_time() {
         let lines = lines("def project, do: [app: :a]");
-        assert_eq!(lines[0], "$ MIX_ENV=dev mix compile");
+        assert_eq!(
+            lines[0],
+            "$ MIX_ENV=dev mix compile  [alone if a dep builds inside deps/]"
+        );
         assert!(lines[2].starts_with("$ dialyzer --build_plt -pa '{elixir_lib}/elixir/ebin' --output_plt 'priv/plts/otp-{otp}_elixir-{elixir}.plt'"), "{}", lines[2]);
         let mut vars = std::collections::BTreeMap::new();
         vars.insert("elixir_lib".to_string(), "/usr/lib/elixir/lib".to_string());
