@@ -15,10 +15,13 @@
 //!   package-lock.json's entry, and a locked package it lacks is optional
 //!   (npm skips optional packages built for other platforms).
 //!
-//! Workspaces, linked packages and npm-shrinkwrap.json always run `npm ci`.
+//! Linked packages (Phoenix's `"phoenix": "file:../deps/phoenix"`) are
+//! followed as npm follows them: the folder a link points to is checked
+//! too, so a dep that `mix deps.get` fetched again runs `npm ci`.
+//! Workspaces and npm-shrinkwrap.json always run `npm ci`.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -58,9 +61,6 @@ pub fn check(dir: &Path) -> Result<(), String> {
                 "package.json's {field} differ from package-lock.json's"
             ));
         }
-    }
-    if lock.values().any(|e| e.get("link").is_some()) {
-        return Err("package-lock.json has linked packages".into());
     }
     let hidden_file = dir.join("node_modules/.package-lock.json");
     let hidden = packages(&hidden_file)?;
@@ -136,11 +136,18 @@ fn trusted(dir: &Path, hidden_file: &Path, hidden: &Packages) -> Result<(), Stri
             let entry = entry.map_err(|e| e.to_string())?;
             let kind = entry.file_type().map_err(|e| e.to_string())?;
             let child = entry.file_name().to_string_lossy().into_owned();
+            let rel = format!("{children}/{child}");
             if kind.is_symlink() {
-                return Err(format!("{children}/{child} is a link"));
-            }
-            if kind.is_dir() && !child.starts_with('.') {
-                todo.push(format!("{children}/{child}"));
+                // npm's `relpath(path, resolve(parent, readlink(child)))`.
+                let link = std::fs::read_link(entry.path()).map_err(|e| e.to_string())?;
+                let target = relative(dir, &dir.join(&children).join(link))
+                    .ok_or_else(|| format!("{rel} points where npm cannot name"))?;
+                seen.insert(rel);
+                if dir.join(&target).is_dir() && !seen.contains(&target) {
+                    todo.push(target);
+                }
+            } else if kind.is_dir() && !child.starts_with('.') {
+                todo.push(rel);
             }
         }
     }
@@ -148,6 +155,33 @@ fn trusted(dir: &Path, hidden_file: &Path, hidden: &Packages) -> Result<(), Stri
         Some(loc) => Err(format!("{loc} is missing from node_modules")),
         None => Ok(()),
     }
+}
+
+/// `to` relative to `from`, both made absolute and free of `.` and `..`
+/// by their text alone (as node's `path.relative`), with `/` between parts.
+fn relative(from: &Path, to: &Path) -> Option<String> {
+    fn parts(p: &Path) -> Option<Vec<Component<'_>>> {
+        let mut out = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    out.pop()?;
+                }
+                c => out.push(c),
+            }
+        }
+        Some(out)
+    }
+    let cwd = std::env::current_dir().ok()?;
+    let (from, to) = (cwd.join(from), cwd.join(to));
+    let (from, to) = (parts(&from)?, parts(&to)?);
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let up = std::iter::repeat_n("..".to_string(), from.len() - common);
+    let down = to[common..]
+        .iter()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    Some(up.chain(down).collect::<Vec<_>>().join("/"))
 }
 
 #[cfg(test)]
@@ -266,6 +300,71 @@ mod tests {
         let t = installed();
         std::fs::remove_file(t.path().join("node_modules/.package-lock.json")).unwrap();
         assert!(check(t.path()).is_err());
+    }
+
+    /// Phoenix's layout: `assets/` links `phoenix` from `../deps/phoenix`.
+    fn linked() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        let (root, dir) = (t.path(), t.path().join("assets"));
+        std::fs::create_dir_all(root.join("deps/phoenix")).unwrap();
+        std::fs::create_dir_all(dir.join("node_modules")).unwrap();
+        std::fs::write(
+            dir.join("package.json"),
+            r#"{"name":"app","dependencies":{"phoenix":"file:../deps/phoenix"}}"#,
+        )
+        .unwrap();
+        let entries = r#""../deps/phoenix":{"version":"1.7.14"},"node_modules/phoenix":{"resolved":"../deps/phoenix","link":true}"#;
+        std::fs::write(
+            dir.join("package-lock.json"),
+            format!(r#"{{"lockfileVersion":3,"packages":{{"":{{"name":"app","dependencies":{{"phoenix":"file:../deps/phoenix"}}}},{entries}}}}}"#),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("../../deps/phoenix", dir.join("node_modules/phoenix")).unwrap();
+        let hidden = dir.join("node_modules/.package-lock.json");
+        std::fs::write(
+            &hidden,
+            format!(r#"{{"lockfileVersion":3,"packages":{{{entries}}}}}"#),
+        )
+        .unwrap();
+        touch(&hidden, SystemTime::now() + Duration::from_secs(1));
+        t
+    }
+
+    #[test]
+    fn a_link_into_deps_is_followed_as_npm_follows_it() {
+        let t = linked();
+        let dir = t.path().join("assets");
+        assert_eq!(check(&dir), Ok(()));
+
+        // `mix deps.get` fetched the dep again: its folder is newer.
+        let later = SystemTime::now() + Duration::from_secs(60);
+        std::fs::File::open(t.path().join("deps/phoenix"))
+            .and_then(|f| f.set_modified(later))
+            .unwrap();
+        assert_eq!(
+            check(&dir),
+            Err("../deps/phoenix changed after the last install".into())
+        );
+
+        std::fs::remove_dir_all(t.path().join("deps/phoenix")).unwrap();
+        assert_eq!(
+            check(&dir),
+            Err("../deps/phoenix is missing from node_modules".into())
+        );
+    }
+
+    #[test]
+    fn relative_names_what_npm_names() {
+        let rel = relative(
+            Path::new("/a/assets"),
+            Path::new("/a/assets/node_modules/../../deps/x"),
+        );
+        assert_eq!(rel.as_deref(), Some("../deps/x"));
+        let rel = relative(
+            Path::new("/a/assets"),
+            Path::new("/a/assets/node_modules/y"),
+        );
+        assert_eq!(rel.as_deref(), Some("node_modules/y"));
     }
 
     #[test]
