@@ -217,6 +217,13 @@ fn the_real_pipeline_passes_on_the_demo() {
         .read("cover/lcov.info")
         .contains("SF:lib/demo/catalog.ex"));
     assert!(done.stderr.contains("[test] coverage: "), "{}", done.stderr);
+    // One Postgres and one Redis serve test and migrations: started by one
+    // step, kept up by the first to finish, stopped by the last.
+    let count = |what: &str| done.stderr.matches(what).count();
+    assert_eq!(count("started containers "), 1, "{}", done.stderr);
+    assert_eq!(count(" already started for another step"), 1);
+    assert_eq!(count(" stay up for another step"), 1);
+    assert_eq!(count("] stopped postgres at "), 1);
 }
 
 /// Runs `ci --keep-going` on a copy broken by `breakage`; returns the run.

@@ -223,6 +223,20 @@ impl Settings {
     }
 
     /// What `start` will do, for the plan.
+    /// Whether one Postgres and one Redis can serve both: the same backend,
+    /// images, ports and credentials (the steps' own flags may differ).
+    pub fn same_servers(&self, other: &Settings) -> bool {
+        self.backend == other.backend
+            && self.postgres_image == other.postgres_image
+            && self.redis_image == other.redis_image
+            && self.user == other.user
+            && self.password == other.password
+            && self.postgres_port == other.postgres_port
+            && self.redis_port == other.redis_port
+            && self.auth == other.auth
+            && self.docker_host == other.docker_host
+    }
+
     pub fn describe(&self) -> String {
         let how = match self.backend {
             Backend::Docker => format!(

@@ -9,6 +9,7 @@ use crate::ids::StepId;
 use crate::mixproj::MixProject;
 use crate::plan::{Action, StepPlan};
 use crate::run::Run;
+use crate::steps::throwaway::Shared;
 
 /// What every planner may look at: files and the resolved run, nothing
 /// that probes the machine.
@@ -28,6 +29,8 @@ pub struct Ctx<'a> {
     pub env: &'a Env,
     /// The project root (xtask.toml's dir), where `.xtask/` records live.
     pub root: &'a Path,
+    /// The throwaway services the steps of this run share.
+    pub services: Shared,
 }
 
 impl<'a> Ctx<'a> {
@@ -44,6 +47,7 @@ impl<'a> Ctx<'a> {
             migrate: &run.migrate,
             env: &run.env,
             root: &run.root,
+            services: Shared::default(),
         }
     }
 }
@@ -94,6 +98,7 @@ pub fn with_ctx<T>(
         migrate: &migrate,
         env: &env,
         root: dir.path(),
+        services: Shared::default(),
     };
     f(&ctx)
 }

@@ -120,6 +120,7 @@ mod tests {
         with_ctx("def project, do: [app: :a]", &[], false, |ctx| {
             let ctx = Ctx {
                 selected: &[StepId::Deps, StepId::Compile],
+                services: Default::default(),
                 ..*ctx
             };
             let l = lines(&plan(&ctx), ctx.app);

@@ -45,6 +45,7 @@ mod tests {
         with_ctx("def project, do: [app: :a]", &files, false, |ctx| {
             let ctx = Ctx {
                 selected: &[StepId::Deps, StepId::Format, StepId::Compile],
+                services: Default::default(),
                 ..*ctx
             };
             plan(&ctx).phases[0].needs.clone()

@@ -52,7 +52,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     )?;
     let runs = layout.runs(&settings.database);
     let cmds = commands(ctx, layout, &settings, &runs);
-    let slot = throwaway::slot(settings);
+    let slot = throwaway::slot(&ctx.services, settings);
 
     let mut late = Vec::new();
     if !ctx.selected.contains(&StepId::Deps) {

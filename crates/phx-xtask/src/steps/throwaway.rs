@@ -2,6 +2,12 @@
 //! step, the migrations check): the check of the backend before anything
 //! runs, start at t=0, wait until they answer and create fresh databases,
 //! and stop. The step's later actions reach them through the shared slot.
+//!
+//! Steps of one run that ask for the same servers share one slot (`ci`
+//! starts one Postgres and one Redis for test and migrations): the first
+//! start starts them, each step creates its own databases, and the last
+//! step to stop stops them. Whatever a failed step leaves behind goes when
+//! the run drops its plans.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -18,15 +24,39 @@ pub const SERVICES_HINT: &str = "the services did not come up: fix the error abo
 pub struct Started {
     pub settings: Settings,
     pub services: Option<Services>,
+    /// The steps that use these services and have not stopped yet.
+    users: usize,
+    /// Why the first start failed, so a second user fails the same way.
+    failed: Option<String>,
 }
 
 pub type Slot = Arc<Mutex<Started>>;
 
-pub fn slot(settings: Settings) -> Slot {
-    Arc::new(Mutex::new(Started {
+/// The slots of one run's planning, one per kind of servers asked for.
+#[derive(Default)]
+pub struct Shared(Mutex<Vec<Slot>>);
+
+/// The slot for `settings`: one that a step of this run already asked for
+/// the same servers (it then offers as many Redis DBs as either needs), or
+/// a new one.
+pub fn slot(shared: &Shared, settings: Settings) -> Slot {
+    let mut slots = shared.0.lock().unwrap_or_else(|e| e.into_inner());
+    for slot in slots.iter() {
+        let mut started = lock(slot);
+        if started.settings.same_servers(&settings) {
+            started.settings.redis_dbs = started.settings.redis_dbs.max(settings.redis_dbs);
+            started.users += 1;
+            return Arc::clone(slot);
+        }
+    }
+    let slot = Arc::new(Mutex::new(Started {
         settings,
         services: None,
-    }))
+        users: 1,
+        failed: None,
+    }));
+    slots.push(Arc::clone(&slot));
+    slot
 }
 
 pub fn lock(slot: &Slot) -> MutexGuard<'_, Started> {
@@ -54,16 +84,31 @@ pub fn start(slot: &Slot) -> Action {
         describe: format!("start {describe}"),
         run: Box::new(move |ctx| {
             let mut started = lock(&slot);
+            if let Some(s) = &started.services {
+                ctx.log(format!("{} already started for another step", s.where_()));
+                return Ok(());
+            }
+            if let Some(why) = &started.failed {
+                ctx.hint = Some(SERVICES_HINT.into());
+                anyhow::bail!("{why}");
+            }
             if let Some(why) = &started.settings.chosen {
                 ctx.log(format!(
                     "services: {} (auto: {why})",
                     started.settings.backend_name()
                 ));
             }
-            let services = Services::start(&started.settings, &mut |line| ctx.log(line));
-            started.services =
-                Some(services.inspect_err(|_| ctx.hint = Some(SERVICES_HINT.into()))?);
-            Ok(())
+            match Services::start(&started.settings, &mut |line| ctx.log(line)) {
+                Ok(services) => {
+                    started.services = Some(services);
+                    Ok(())
+                }
+                Err(e) => {
+                    started.failed = Some(format!("{e:#}"));
+                    ctx.hint = Some(SERVICES_HINT.into());
+                    Err(e)
+                }
+            }
         }),
     }
 }
@@ -103,12 +148,56 @@ pub fn stop(slot: &Slot) -> Action {
     Action::Native {
         describe: "stop the services".into(),
         run: Box::new(move |ctx| {
-            if let Some(s) = lock(&slot).services.take() {
+            let mut started = lock(&slot);
+            started.users = started.users.saturating_sub(1);
+            if started.users > 0 {
+                if let Some(s) = &started.services {
+                    ctx.log(format!("{} stay up for another step", s.where_()));
+                }
+                return Ok(());
+            }
+            if let Some(s) = started.services.take() {
                 let what = s.where_();
                 drop(s);
                 ctx.log(format!("stopped {what}"));
             }
             Ok(())
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::env::Env;
+
+    fn settings(backend: Backend, partitions: u32) -> Settings {
+        let config = Config::default();
+        services::resolve(
+            &config,
+            &Env::default(),
+            Path::new("/app"),
+            "app",
+            backend,
+            partitions,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn steps_that_ask_for_the_same_servers_share_one_slot() {
+        let shared = Shared::default();
+        let test = slot(&shared, settings(Backend::Docker, 20));
+        let migrations = slot(&shared, settings(Backend::Docker, 1));
+        assert!(Arc::ptr_eq(&test, &migrations));
+        let started = lock(&test);
+        assert_eq!((started.users, started.settings.redis_dbs), (2, 21));
+        drop(started);
+        let native = slot(&shared, settings(Backend::Native, 1));
+        assert!(!Arc::ptr_eq(&test, &native));
+        assert_eq!(lock(&native).users, 1);
     }
 }

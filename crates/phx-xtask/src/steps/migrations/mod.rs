@@ -81,7 +81,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     }
     let backend = services::backend(ctx.migrate.services, ctx.config, ctx.env)?;
     let settings = services::resolve(ctx.config, ctx.env, ctx.app, &ctx.project.app, backend, 1)?;
-    let services = throwaway::slot(settings);
+    let services = throwaway::slot(&ctx.services, settings);
     let slot: Slot = Arc::new(Mutex::new(State {
         services: Arc::clone(&services),
         url: None,
