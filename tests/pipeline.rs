@@ -84,6 +84,7 @@ dialyzer (after compile):
 assets:
   # layout: npm (assets/package.json), then Mix
   $ npm ci  (in assets)  [unless node_modules in sync]
+  # record what this install was made from in .xtask/npm-ci/
   $ npm run lint  (in assets)  &
   $ npm test  (in assets)  &
   $ npm run build  (in assets)  &
@@ -769,6 +770,24 @@ fn npm_ci_is_skipped_while_node_modules_is_in_sync_and_runs_when_it_is_not() {
         "{}",
         fourth.stderr
     );
+
+    // An `npm ci` that fails in the package's own postinstall, after npm
+    // wrote its hidden lockfile, is not trusted by the next run.
+    app.write(
+        "assets/package.json",
+        &package.replace(
+            "\"scripts\": {",
+            "\"scripts\": {\n    \"postinstall\": \"exit 7\",",
+        ),
+    );
+    let fifth = app.xtask(&["assets", "-v"]).run();
+    assert_eq!(fifth.code, Some(1), "{}", fifth.all());
+    app.write("assets/package.json", &package);
+    let sixth = app.xtask(&["assets", "-v"]).run();
+    assert_eq!(sixth.code, Some(0), "{}", sixth.all());
+    assert!(!sixth.stderr.contains(skipped), "{}", sixth.stderr);
+    let seventh = app.xtask(&["assets", "-v"]).run();
+    assert!(seventh.stderr.contains(skipped), "{}", seventh.stderr);
 }
 
 #[test]

@@ -391,6 +391,12 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         // SAFETY: kill(2) on the pid of a child we started and not yet reaped.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Still there after 10 s: no test waits on a hung server.
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Every variable we act on. Children still inherit the real environment.
-pub const READ: [&str; 27] = [
+pub const READ: [&str; 31] = [
     "PATH",
     "HOME",
     "TMPDIR",
@@ -36,6 +36,11 @@ pub const READ: [&str; 27] = [
     "SECRET_KEY_BASE",
     "SLACK_WEBHOOK_URL",
     "XTASK_ROOT",
+    // What changes the tree `npm ci` installs (the npm-ci stamp records them).
+    "NODE_ENV",
+    "npm_config_omit",
+    "npm_config_include",
+    "npm_config_production",
 ];
 
 /// A snapshot of `READ`; unset and empty variables are both absent.

@@ -61,6 +61,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
 fn npm(ctx: &Ctx, package: &Path) -> Result<StepPlan> {
     let cfg = &ctx.config.assets;
     let dir = package.parent().expect("a file in a dir").to_path_buf();
+    let stamp = npm_sync::stamp_file(ctx.root, &dir);
     let text =
         std::fs::read_to_string(package).with_context(|| format!("read {}", package.display()))?;
     let json: serde_json::Value = serde_json::from_str(&text)
@@ -74,8 +75,9 @@ fn npm(ctx: &Ctx, package: &Path) -> Result<StepPlan> {
                 cfg.dir.display()
             )),
             when: "unless node_modules in sync",
-            fresh: npm_sync::fresh(dir.clone()),
+            fresh: npm_sync::fresh(dir.clone(), stamp.clone()),
         },
+        npm_sync::record(dir.clone(), stamp),
     ];
     let mut runs = Vec::new();
     for script in &cfg.scripts {

@@ -17,8 +17,13 @@ pub fn plan(ctx: &Ctx) -> StepPlan {
         true => (deps::compile_parts(ctx, None), None),
         false => (Vec::new(), None),
     };
-    // The test step builds its env's deps at the same time.
-    if !parts.is_empty() && ctx.selected.contains(&StepId::Test) {
+    // Another env's build may run at the same time (the test step's, or
+    // dialyzer's compile of its own env), and `mix compile` builds the
+    // deps too.
+    if [StepId::Test, StepId::Dialyzer]
+        .iter()
+        .any(|s| ctx.selected.contains(s))
+    {
         alone = Some(deps::build_alone(ctx.app));
     }
     parts.push(compile);

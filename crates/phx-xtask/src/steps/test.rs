@@ -137,8 +137,12 @@ fn build_and_run(ctx: &Ctx, layout: Layout, tests: Vec<Cmd>) -> (Vec<StepId>, Ve
     if same_env {
         needs.push(StepId::Compile);
     }
-    // Else beside the build env's compile, unless a dep builds inside deps/.
-    let beside = !same_env && ctx.selected.contains(&StepId::Compile);
+    // Else beside the build env's compile (or dialyzer's compile of its
+    // env), unless a dep builds inside deps/.
+    let beside = !same_env
+        && [StepId::Compile, StepId::Dialyzer]
+            .iter()
+            .any(|s| ctx.selected.contains(s));
     let alone = beside.then(|| deps::build_alone(ctx.app));
     let mut build = deps::compile_parts(ctx, Some("test"));
     build.push(

@@ -9,7 +9,7 @@
 //! step to stop stops them. Whatever a failed step leaves behind goes when
 //! the run drops its plans.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use anyhow::Context;
 
@@ -33,20 +33,23 @@ pub struct Started {
 pub type Slot = Arc<Mutex<Started>>;
 
 /// The slots of one run's planning, one per kind of servers asked for.
+/// Weak: the plans own the slots, so the services go when the runner drops
+/// the last plan that uses them, not when planning's context goes.
 #[derive(Default)]
-pub struct Shared(Mutex<Vec<Slot>>);
+pub struct Shared(Mutex<Vec<Weak<Mutex<Started>>>>);
 
 /// The slot for `settings`: one that a step of this run already asked for
 /// the same servers (it then offers as many Redis DBs as either needs), or
 /// a new one.
 pub fn slot(shared: &Shared, settings: Settings) -> Slot {
     let mut slots = shared.0.lock().unwrap_or_else(|e| e.into_inner());
-    for slot in slots.iter() {
-        let mut started = lock(slot);
+    for slot in slots.iter().filter_map(Weak::upgrade) {
+        let mut started = lock(&slot);
         if started.settings.same_servers(&settings) {
             started.settings.redis_dbs = started.settings.redis_dbs.max(settings.redis_dbs);
             started.users += 1;
-            return Arc::clone(slot);
+            drop(started);
+            return slot;
         }
     }
     let slot = Arc::new(Mutex::new(Started {
@@ -55,7 +58,7 @@ pub fn slot(shared: &Shared, settings: Settings) -> Slot {
         users: 1,
         failed: None,
     }));
-    slots.push(Arc::clone(&slot));
+    slots.push(Arc::downgrade(&slot));
     slot
 }
 
@@ -199,5 +202,11 @@ mod tests {
         let native = slot(&shared, settings(Backend::Native, 1));
         assert!(!Arc::ptr_eq(&test, &native));
         assert_eq!(lock(&native).users, 1);
+
+        // Planning's context does not keep them: once the plans drop the
+        // slot, its services can go.
+        let weak = Arc::downgrade(&test);
+        drop((test, migrations));
+        assert!(weak.upgrade().is_none());
     }
 }

@@ -19,21 +19,111 @@
 //! followed as npm follows them: the folder a link points to is checked
 //! too, so a dep that `mix deps.get` fetched again runs `npm ci`.
 //! Workspaces and npm-shrinkwrap.json always run `npm ci`.
+//!
+//! The tree check alone cannot see how the tree was made: a node_modules
+//! installed on another platform or Node (a mounted or restored folder), an
+//! `npm ci` that failed in the root package's own install scripts after
+//! npm wrote its hidden lockfile, or a package.json change the lock does
+//! not record (`overrides`). So each `npm ci` that passes is recorded in a
+//! stamp under `.xtask/npm-ci/`: the files npm read, the hidden lockfile it
+//! wrote, the node and platform, and the variables that change what it
+//! installs. The skip also needs the stamp to match.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
+use anyhow::Context;
 use serde_json::{Map, Value};
 
-use crate::plan::GuardFn;
+use crate::env::Env;
+use crate::ids::fnv;
+use crate::plan::{Action, GuardFn};
+use crate::proc::{self, Spawn};
 
 /// What the skipped line and the report's row say.
 pub const IN_SYNC: &str = "node_modules in sync with package-lock.json";
 
+/// The variables that change what `npm ci` installs.
+const NPM_VARS: [&str; 4] = [
+    "NODE_ENV",
+    "npm_config_omit",
+    "npm_config_include",
+    "npm_config_production",
+];
+
+/// Where the stamp of `dir`'s last passing `npm ci` lives, under the
+/// project's `.xtask/`.
+pub fn stamp_file(root: &Path, dir: &Path) -> PathBuf {
+    let key = fnv(dir.as_os_str().as_encoded_bytes());
+    root.join(".xtask/npm-ci").join(format!("{key:016x}"))
+}
+
 /// The guard of `npm ci` in `dir` (the dir of package.json).
-pub fn fresh(dir: PathBuf) -> GuardFn {
-    Box::new(move |_| check(&dir).ok().map(|()| IN_SYNC.to_string()))
+pub fn fresh(dir: PathBuf, stamp_file: PathBuf) -> GuardFn {
+    Box::new(move |ctx| {
+        let recorded = std::fs::read_to_string(&stamp_file).ok()?;
+        (stamp(&dir, ctx.env_snapshot())? == recorded).then_some(())?;
+        check(&dir).ok().map(|()| IN_SYNC.to_string())
+    })
+}
+
+/// After `npm ci` passed (or was skipped): its stamp.
+pub fn record(dir: PathBuf, stamp_file: PathBuf) -> Action {
+    Action::Native {
+        describe: "record what this install was made from in .xtask/npm-ci/".into(),
+        run: Box::new(move |ctx| {
+            let Some(text) = stamp(&dir, ctx.env_snapshot()) else {
+                return Ok(());
+            };
+            let parent = stamp_file.parent().expect("a file in a dir");
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create {}", parent.display()))?;
+            std::fs::write(&stamp_file, text)
+                .with_context(|| format!("write {}", stamp_file.display()))
+        }),
+    }
+}
+
+/// The stamp of the install node_modules holds now; None when node does
+/// not answer.
+fn stamp(dir: &Path, env: &Env) -> Option<String> {
+    let args = ["--version".to_string()];
+    let node = proc::read(&Spawn::new("node", &args), Duration::from_secs(10)).ok()?;
+    Some(stamp_text(dir, env, node.trim()))
+}
+
+fn stamp_text(dir: &Path, env: &Env, node: &str) -> String {
+    let mut text = format!(
+        "node {node}\nplatform {}-{}\n",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    for name in [
+        "package.json",
+        "package-lock.json",
+        ".npmrc",
+        "node_modules/.package-lock.json",
+    ] {
+        let file = dir.join(name);
+        let _ = match std::fs::read(&file) {
+            Ok(bytes) => writeln!(text, "{name} {:016x} {}", fnv(&bytes), bytes.len()),
+            Err(_) => writeln!(text, "{name} absent"),
+        };
+    }
+    let written = std::fs::metadata(dir.join("node_modules/.package-lock.json"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let _ = writeln!(text, "hidden lockfile written {written}");
+    for var in NPM_VARS {
+        if let Some(v) = env.get(var) {
+            let _ = writeln!(text, "{var}={v}");
+        }
+    }
+    text
 }
 
 type Packages = Map<String, Value>;
@@ -365,6 +455,32 @@ mod tests {
             Path::new("/a/assets/node_modules/y"),
         );
         assert_eq!(rel.as_deref(), Some("node_modules/y"));
+    }
+
+    #[test]
+    fn the_stamp_changes_with_what_changes_the_install() {
+        let t = installed();
+        let d = t.path();
+        let env = Env::default();
+        let base = stamp_text(d, &env, "v20.19.2");
+        assert_eq!(stamp_text(d, &env, "v20.19.2"), base);
+        assert_ne!(stamp_text(d, &env, "v22.1.0"), base, "another node");
+        let prod = Env::from_pairs(&[("NODE_ENV", "production")]);
+        assert_ne!(stamp_text(d, &prod, "v20.19.2"), base, "NODE_ENV");
+        // `overrides` is not in the lock's root entry; the file's hash is.
+        std::fs::write(
+            d.join("package.json"),
+            r#"{"name":"a","devDependencies":{"esbuild":"^0.28.2"},"overrides":{"x":"1"}}"#,
+        )
+        .unwrap();
+        let changed = stamp_text(d, &env, "v20.19.2");
+        assert_ne!(changed, base, "package.json");
+        // npm wrote its hidden lockfile again (another install).
+        touch(
+            &d.join("node_modules/.package-lock.json"),
+            SystemTime::now() + Duration::from_secs(5),
+        );
+        assert_ne!(stamp_text(d, &env, "v20.19.2"), changed, "hidden lockfile");
     }
 
     #[test]
