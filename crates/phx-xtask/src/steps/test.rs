@@ -250,4 +250,34 @@ mod tests {
         let nocover = mix_test(app, &TestArgs::default(), false, Layout::Whole, 0, 1).describe(app);
         assert_eq!(nocover, "$ MIX_ENV=test mix test");
     }
+
+    /// Whether the test build's `mix do` waits for other builds when a dep
+    /// builds inside deps/, with these steps selected.
+    fn guarded(selected: &[StepId]) -> bool {
+        crate::steps::ctx::with_ctx("def project, do: [app: :a]", &[], false, |ctx| {
+            let ctx = Ctx {
+                selected,
+                services: Default::default(),
+                ..*ctx
+            };
+            let plan = plan(&ctx).unwrap();
+            let lines: Vec<String> = plan
+                .phases
+                .iter()
+                .flat_map(|p| p.actions.iter().map(|a| a.describe(ctx.app)))
+                .collect();
+            let build = lines.iter().find(|l| l.contains("mix do deps.compile"));
+            build
+                .expect("the test build")
+                .ends_with("[alone if a dep builds inside deps/]")
+        })
+    }
+
+    #[test]
+    fn the_test_build_is_guarded_whenever_another_env_may_build_beside_it() {
+        assert!(guarded(&[StepId::Compile, StepId::Test]));
+        // Dialyzer compiles its own env (dev) when compile is not in the run.
+        assert!(guarded(&[StepId::Dialyzer, StepId::Test]));
+        assert!(!guarded(&[StepId::Test]));
+    }
 }
