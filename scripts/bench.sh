@@ -50,19 +50,33 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# A copy of the demo as a fresh clone has it, with a config of its own.
-git ls-files -co --exclude-standard demo | while read -r f; do
-  mkdir -p "$work/$(dirname "$f")" && cp "$f" "$work/$f"
-done
+# Copies of the demo as a fresh clone has it: one per contender, so each
+# keeps its own warm state (_build, node_modules and the record of its last
+# `npm ci`) and no contender's run undoes another's. xtask's copies share one
+# PLT dir.
+copy_demo() {
+  git ls-files -co --exclude-standard demo | while read -r f; do
+    mkdir -p "$1/$(dirname "$f")" && cp "$f" "$1/$f"
+  done
+}
+copy_demo "$work"
+copy_demo "$work/seq"
 cat >"$work/xtask.toml" <<TOML
 app_dir = "demo"
 [ci]
 steps = ["deps", "format", "compile", "credo", "sobelow", "dialyzer", "assets", "test"]
 [assets]
 parallel = true
+[dialyzer]
+plt_dir = "$work/plts"
 TOML
 export XTASK_CONFIG="$work/xtask.toml"
 app="$work/demo"
+seq_app="$work/seq/demo"
+if [ -n "$old" ]; then
+  copy_demo "$work/old"
+  cp "$work/xtask.toml" "$work/old/xtask.toml"
+fi
 
 # The services both contenders use, started once: the images of xtask.toml's
 # override (scripts/local-images.sh builds stand-ins where no registry is
@@ -107,7 +121,11 @@ export BENCH_REAL_PATH=$PATH
 
 echo "== warming caches (the first ci builds the PLT)"
 "$bin" ci -q >/dev/null 2>&1 || { echo "bench: the warm-up ci failed; run it by hand: $bin ci" >&2; exit 1; }
-plt=$(ls "$app"/priv/plts/*.plt)
+plt=$(ls "$work"/plts/*.plt)
+if [ -n "$old" ]; then
+  XTASK_CONFIG="$work/old/xtask.toml" "$old" ci -q >/dev/null 2>&1 \
+    || { echo "bench: the warm-up ci of $old failed" >&2; exit 1; }
+fi
 
 # One measured run: NAME, ROUND, then the command. Records wall and CPU
 # seconds and the boot log.
@@ -157,8 +175,10 @@ table_head() {
 
 ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "$bin" ci -q)
 ci_docker=(env XTASK_SERVICES=docker "$bin" ci -q)
-old_ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "$old" ci -q)
-sequential=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" bash "$root/scripts/bench-sequential.sh" "$app" "$plt" "$elixir_lib")
+old_ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "XTASK_CONFIG=$work/old/xtask.toml" "$old" ci -q)
+sequential=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" bash "$root/scripts/bench-sequential.sh" "$seq_app" "$plt" "$elixir_lib")
+# The script's warm-up, on its own copy.
+"${sequential[@]}" >/dev/null 2>&1 || { echo "bench: the warm-up of the sequential script failed" >&2; exit 1; }
 
 echo "== 1. warm: ci against the same steps in sequence, $rounds interleaved rounds"
 for r in $(seq "$rounds"); do
@@ -181,10 +201,10 @@ echo "== 2. cold (_build removed before each run, PLT kept), $cold_rounds interl
 for r in $(seq "$cold_rounds"); do
   rm -rf "$app/_build"
   measure "cold xtask ci (external services)" "$r" "${ci_external[@]}"
-  rm -rf "$app/_build"
+  rm -rf "$seq_app/_build"
   measure "cold sequential script" "$r" "${sequential[@]}"
   if [ -n "$old" ]; then
-    rm -rf "$app/_build"
+    rm -rf "$work/old/demo/_build"
     measure "cold compared xtask ci (external services)" "$r" "${old_ci_external[@]}"
   fi
 done
@@ -210,7 +230,7 @@ cat "$work/list.md"
 
 echo "== 5. dialyzer warm (PLT hit) vs cold (PLT built)"
 hyperfine -w 1 -r 5 -N --export-markdown "$work/dw.md" -n "dialyzer warm" "$bin dialyzer -q"
-hyperfine -r 1 -N --prepare "rm -rf $app/priv/plts" --export-markdown "$work/dc.md" -n "dialyzer cold" "$bin dialyzer -q"
+hyperfine -r 1 -N --prepare "rm -rf $work/plts" --export-markdown "$work/dc.md" -n "dialyzer cold" "$bin dialyzer -q"
 cat "$work/dw.md" "$work/dc.md"
 
 if [ -n "$cold_build" ]; then
