@@ -43,15 +43,15 @@ const OWN_STEP: &str = r#"//! A repo's xtask with a step of its own.
 
 use phx_xtask::plan::{Action, Cmd, StepId, StepPlan};
 
-fn audit(ctx: &phx_xtask::Ctx) -> anyhow::Result<StepPlan> {
-    let cmd = Cmd::new("sh", ctx.app).args(["-c", "echo audited > audit.txt"]);
-    Ok(StepPlan::new(StepId::Custom("audit"), &[StepId::Deps], vec![Action::Run(cmd)],
-        "read the audit above"))
+fn licenses(ctx: &phx_xtask::Ctx) -> anyhow::Result<StepPlan> {
+    let cmd = Cmd::new("sh", ctx.app).args(["-c", "echo checked > licenses.txt"]);
+    Ok(StepPlan::new(StepId::Custom("licenses"), &[StepId::Deps], vec![Action::Run(cmd)],
+        "read the licenses above"))
 }
 
 fn main() -> std::process::ExitCode {
     phx_xtask::App::new(env!("CARGO_MANIFEST_DIR"))
-        .step(phx_xtask::Step { name: "audit", about: "Audit the app.", plan: audit })
+        .step(phx_xtask::Step { name: "licenses", about: "Check the licenses.", plan: licenses })
         .run()
 }
 "#;
@@ -146,17 +146,20 @@ fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
     let (code, out, err) = cargo(repo.path(), &["xtask", "ci", "--dry-run"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(
-        out.contains("audit (after deps):\n  $ sh -c 'echo audited > audit.txt'\n"),
+        out.contains("licenses (after deps):\n  $ sh -c 'echo checked > licenses.txt'\n"),
         "{out}"
     );
     let (code, out, _) = cargo(repo.path(), &["xtask", "list"]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("audit      ci  Audit the app."), "{out}");
-    let (code, out, err) = cargo(repo.path(), &["xtask", "step", "audit", "--output", "json"]);
+    assert!(out.contains("licenses   ci  Check the licenses."), "{out}");
+    let (code, out, err) = cargo(
+        repo.path(),
+        &["xtask", "step", "licenses", "--output", "json"],
+    );
     assert_eq!(code, Some(0), "{out}{err}");
     assert_eq!(
-        std::fs::read_to_string(repo.path().join("audit.txt")).unwrap(),
-        "audited\n"
+        std::fs::read_to_string(repo.path().join("licenses.txt")).unwrap(),
+        "checked\n"
     );
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     let steps: Vec<(&str, &str)> = json["steps"]
@@ -165,5 +168,5 @@ fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
         .iter()
         .map(|s| (s["step"].as_str().unwrap(), s["status"].as_str().unwrap()))
         .collect();
-    assert_eq!(steps, [("audit", "ok")]);
+    assert_eq!(steps, [("licenses", "ok")]);
 }

@@ -84,6 +84,18 @@ pub enum Command {
     Credo,
     /// Run `mix sobelow --config` (skipped when sobelow is not a dependency).
     Sobelow,
+    /// Fail on compile-connected references over `[xref]
+    /// compile_connected_max` (`mix xref graph --label compile-connected`).
+    Xref,
+    /// Check the .pot files are up to date (skipped when gettext is not a
+    /// dependency).
+    Gettext,
+    /// Build the docs with warnings as errors (skipped when ex_doc is not a
+    /// dependency).
+    Docs,
+    /// Run `mix hex.audit`, and `mix deps.audit` with mix_audit (skipped
+    /// offline).
+    Audit,
     /// Run dialyzer with a cached PLT (dialyxir when it is a dependency,
     /// else OTP's dialyzer on the compiled beams).
     Dialyzer,

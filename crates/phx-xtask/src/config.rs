@@ -11,6 +11,9 @@ use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use serde::Deserialize;
 
+mod checks;
+pub use checks::{Audit, Xref};
+
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -19,6 +22,8 @@ pub struct Config {
     pub ci: Ci,
     pub credo: Credo,
     pub sobelow: Sobelow,
+    pub xref: Xref,
+    pub audit: Audit,
     pub dialyzer: Dialyzer,
     pub assets: Assets,
     pub test: Test,
@@ -296,6 +301,8 @@ impl Default for Config {
             ci: Ci::default(),
             credo: Credo::default(),
             sobelow: Sobelow::default(),
+            xref: Xref::default(),
+            audit: Audit::default(),
             dialyzer: Dialyzer::default(),
             assets: Assets::default(),
             test: Test::default(),
@@ -395,6 +402,12 @@ pub struct Test {
     /// Start the services while deps and the test build compile, so their
     /// start-up is off the critical path; false starts them after compiling.
     pub overlap: bool,
+    /// How many of the slowest tests the summary lists (from the JUnit times).
+    pub slowest: usize,
+    /// A test slower than this many milliseconds is flagged.
+    pub slow_ms: u64,
+    /// A flagged slow test fails the step instead of warning.
+    pub slow_fail: bool,
 }
 
 /// Postgres and Redis for the tests, and for `cargo xtask services`.
@@ -430,6 +443,9 @@ impl Default for Test {
             cover: true,
             coverage_threshold: None,
             overlap: true,
+            slowest: 10,
+            slow_ms: 100,
+            slow_fail: false,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Every variable we act on. Children still inherit the real environment.
-pub const READ: [&str; 31] = [
+pub const READ: [&str; 39] = [
     "PATH",
     "HOME",
     "TMPDIR",
@@ -36,6 +36,15 @@ pub const READ: [&str; 31] = [
     "SECRET_KEY_BASE",
     "SLACK_WEBHOOK_URL",
     "XTASK_ROOT",
+    // Where the audit's registry is, and whether Hex is installed.
+    "HEX_MIRROR_URL",
+    "HEX_MIRROR",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "MIX_HOME",
+    "MIX_ARCHIVES",
+    "MIX_XDG",
+    "XDG_DATA_HOME",
     // What changes the tree `npm ci` installs (the npm-ci stamp records them).
     "NODE_ENV",
     "npm_config_omit",

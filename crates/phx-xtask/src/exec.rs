@@ -44,6 +44,9 @@ pub struct Exec {
     /// What the step produced, by name (an image's reference and digest),
     /// for the JSON report.
     pub facts: BTreeMap<String, String>,
+    /// Set when the step found at run time that it cannot apply (the audit
+    /// with hex.pm out of reach): the step ends skipped, with this reason.
+    pub skip: Option<String>,
     live: Option<Live>,
     snapshot: Env,
 }
@@ -59,6 +62,7 @@ impl Exec {
             hint: None,
             notes: Vec::new(),
             facts: BTreeMap::new(),
+            skip: None,
             live,
             snapshot,
         }

@@ -12,6 +12,14 @@ pub enum StepId {
     Compile,
     Credo,
     Sobelow,
+    /// `mix xref graph --label compile-connected --fail-above N`.
+    Xref,
+    /// `mix gettext.extract --check-up-to-date`, when gettext is a dep.
+    Gettext,
+    /// `mix docs` with warnings as errors, when ex_doc is a dep.
+    Docs,
+    /// `mix hex.audit` and, with mix_audit, `mix deps.audit`.
+    Audit,
     Dialyzer,
     Assets,
     Test,
@@ -24,12 +32,16 @@ pub enum StepId {
 }
 
 impl StepId {
-    pub const BUILT_IN: [StepId; 10] = [
+    pub const BUILT_IN: [StepId; 14] = [
         StepId::Deps,
         StepId::Format,
         StepId::Compile,
         StepId::Credo,
         StepId::Sobelow,
+        StepId::Xref,
+        StepId::Gettext,
+        StepId::Docs,
+        StepId::Audit,
         StepId::Dialyzer,
         StepId::Assets,
         StepId::Test,
@@ -50,6 +62,10 @@ impl StepId {
             StepId::Compile => "compile",
             StepId::Credo => "credo",
             StepId::Sobelow => "sobelow",
+            StepId::Xref => "xref",
+            StepId::Gettext => "gettext",
+            StepId::Docs => "docs",
+            StepId::Audit => "audit",
             StepId::Dialyzer => "dialyzer",
             StepId::Assets => "assets",
             StepId::Test => "test",
@@ -86,11 +102,15 @@ mod tests {
 
     #[test]
     fn custom_steps_sort_after_the_built_in_ones() {
-        let mut ids = vec![StepId::Custom("audit"), StepId::Test, StepId::Deps];
+        let mut ids = vec![StepId::Custom("licenses"), StepId::Test, StepId::Deps];
         ids.sort();
-        assert_eq!(ids, [StepId::Deps, StepId::Test, StepId::Custom("audit")]);
+        assert_eq!(
+            ids,
+            [StepId::Deps, StepId::Test, StepId::Custom("licenses")]
+        );
         assert_eq!(StepId::built_in("credo"), Some(StepId::Credo));
-        assert_eq!(StepId::built_in("audit"), None);
+        assert_eq!(StepId::built_in("audit"), Some(StepId::Audit));
+        assert_eq!(StepId::built_in("licenses"), None);
     }
 
     #[test]

@@ -61,6 +61,17 @@ impl MixProject {
         squeezed.contains(&format!("{{:{name},"))
     }
 
+    /// The `path:` of a path dependency (`{:ex_doc, path: "vendor/ex_doc"}`).
+    pub fn dep_path(&self, name: &str) -> Option<String> {
+        let i = self.mix_exs.find(&format!("{{:{name},"))?;
+        let entry = &self.mix_exs[i..];
+        let entry = &entry[..entry.find('}').unwrap_or(entry.len())];
+        let rest = entry[entry.find("path:")? + 5..]
+            .trim_start()
+            .strip_prefix('"')?;
+        Some(rest[..rest.find('"')?].to_string())
+    }
+
     /// A string literal option anywhere in mix.exs (`plt_local_path: "x"`).
     pub fn string_option(&self, key: &str) -> Option<String> {
         let i = self.mix_exs.find(&format!("{key}:"))?;

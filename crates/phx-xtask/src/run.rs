@@ -192,6 +192,10 @@ fn selected(
         Command::Compile => vec![StepId::Compile],
         Command::Credo => vec![StepId::Credo],
         Command::Sobelow => vec![StepId::Sobelow],
+        Command::Xref => vec![StepId::Xref],
+        Command::Gettext => vec![StepId::Gettext],
+        Command::Docs => vec![StepId::Docs],
+        Command::Audit => vec![StepId::Audit],
         Command::Dialyzer => vec![StepId::Dialyzer],
         Command::Assets => vec![StepId::Assets],
         Command::Test(_) => vec![StepId::Test],
@@ -230,22 +234,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("xtask.toml"), toml).unwrap();
         let cli = Cli::try_parse_from([&["xtask"], args].concat()).unwrap();
-        Run::resolve(&cli, dir.path(), Env::default(), &["audit"])
+        Run::resolve(&cli, dir.path(), Env::default(), &["licenses"])
     }
 
     #[test]
     fn ci_runs_every_step_unless_the_config_names_them() {
         let run = resolve(&["ci"], "").unwrap();
-        assert_eq!(run.selected.len(), 10);
+        assert_eq!(run.selected.len(), 14);
         assert!(
             !run.selected.contains(&StepId::Image),
             "the image is built on its own"
         );
-        assert_eq!(run.selected.last(), Some(&StepId::Custom("audit")));
-        let run = resolve(&["ci"], "[ci]\nsteps = [\"test\", \"audit\", \"deps\"]\n").unwrap();
+        assert_eq!(run.selected.last(), Some(&StepId::Custom("licenses")));
+        let run = resolve(
+            &["ci"],
+            "[ci]\nsteps = [\"test\", \"licenses\", \"deps\"]\n",
+        )
+        .unwrap();
         assert_eq!(
             run.selected,
-            [StepId::Deps, StepId::Test, StepId::Custom("audit")]
+            [StepId::Deps, StepId::Test, StepId::Custom("licenses")]
         );
     }
 
@@ -260,7 +268,7 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("deps, format") && err.contains("audit"),
+            err.contains("deps, format") && err.contains("licenses"),
             "{err}"
         );
         let err = resolve(&["step", "nope"], "").err().unwrap().to_string();

@@ -9,6 +9,8 @@ use serde_json::{json, Map, Value};
 use crate::ids::StepId;
 use crate::runner::{Outcome, Status};
 
+mod checks;
+
 /// Ordered name → value pairs: numbers stay numbers for the JSON report.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Figures(pub Vec<(String, Value)>);
@@ -29,7 +31,11 @@ impl Figures {
             .iter()
             .map(|(k, v)| match (k.as_str(), v) {
                 ("coverage", v) => format!("coverage {}%", v),
-                ("plt" | "deps" | "env" | "node_modules", Value::String(s)) => format!("{k} {s}"),
+                ("plt" | "deps" | "env" | "node_modules" | "pot" | "hex", Value::String(s)) => {
+                    format!("{k} {s}")
+                }
+                ("worst", Value::String(s)) => format!("worst: {s}"),
+                ("compile_connected", n) => format!("{n} compile-connected"),
                 ("outputs", Value::Object(o)) => o
                     .iter()
                     .map(|(f, b)| format!("{} {}", short(f), bytes(b)))
@@ -56,6 +62,10 @@ pub fn of(o: &Outcome) -> Figures {
         StepId::Sobelow => sobelow(&log),
         StepId::Deps => deps(&log),
         StepId::Assets => assets(&log),
+        StepId::Xref => checks::xref(&log),
+        StepId::Gettext => checks::gettext(&log),
+        StepId::Docs => checks::docs(&log),
+        StepId::Audit => checks::audit(&log),
         _ => Figures::default(),
     }
 }
@@ -242,7 +252,7 @@ fn assets(log: &[&str]) -> Figures {
 }
 
 /// A log line without the `[N] ` prefix of a parallel command.
-fn strip(line: &str) -> &str {
+pub(crate) fn strip(line: &str) -> &str {
     match line.strip_prefix('[').and_then(|r| r.split_once("] ")) {
         Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => rest.trim(),
         _ => line.trim(),

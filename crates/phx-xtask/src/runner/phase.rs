@@ -53,6 +53,7 @@ pub(crate) struct PhaseDone {
     pub hint: Option<String>,
     pub notes: Vec<String>,
     pub facts: std::collections::BTreeMap<String, String>,
+    pub skip: Option<String>,
 }
 
 pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
@@ -62,6 +63,10 @@ pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> 
         // After a failure only `Always` actions run; the first error stands.
         let mut first: anyhow::Result<()> = Ok(());
         for a in phase.actions {
+            // A step that found it does not apply here ends at once.
+            if ctx.skip.is_some() {
+                break;
+            }
             match (a, first.is_ok()) {
                 (Action::Always(inner), _) => {
                     if let Err(e) = act(&mut ctx, *inner) {
@@ -100,5 +105,6 @@ pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> 
         hint: ctx.hint,
         notes: ctx.notes,
         facts: ctx.facts,
+        skip: ctx.skip,
     }
 }

@@ -297,6 +297,9 @@ impl<'a> Scheduler<'a> {
             let hint = done.hint.unwrap_or_else(|| std::mem::take(&mut slot.hint));
             self.first_failure.get_or_insert(slot.outcome.id);
             self.settle(i, status, Some(hint));
+        } else if let Some(why) = done.skip {
+            slot.phases.clear();
+            self.settle(i, Status::Skipped, Some(why));
         } else if slot.phases.is_empty() {
             let note = Some(slot.notes.join("; "));
             self.settle(i, Status::Ok, note);

@@ -3,16 +3,20 @@
 //! A repo's own xtask adds steps of its own as `Step`s.
 
 mod assets;
+mod audit;
 mod compile;
 pub mod ctx;
 mod deps;
 mod dialyzer;
+mod docs;
 mod format;
+mod gettext;
 mod image;
 mod lint;
 mod migrations;
 mod test;
 mod throwaway;
+mod xref;
 
 use anyhow::{bail, Result};
 
@@ -38,6 +42,10 @@ pub fn plan(id: StepId, ctx: &Ctx, custom: &[Step]) -> Result<StepPlan> {
         StepId::Compile => compile::plan(ctx),
         StepId::Credo => lint::credo(ctx),
         StepId::Sobelow => lint::sobelow(ctx),
+        StepId::Xref => xref::plan(ctx),
+        StepId::Gettext => gettext::plan(ctx),
+        StepId::Docs => docs::plan(ctx),
+        StepId::Audit => audit::plan(ctx),
         StepId::Dialyzer => dialyzer::plan(ctx)?,
         StepId::Assets => assets::plan(ctx)?,
         StepId::Test => test::plan(ctx)?,
