@@ -1,24 +1,48 @@
 //! The adoption path, end to end: `cargo xtask init` in a throwaway
-//! Phoenix-shaped repo writes the thin xtask crate and its config; that
-//! crate builds against this checkout's library (a path dependency) and
-//! runs `cargo xtask ci --dry-run`; a step of the repo's own, added in Rust,
-//! is planned, run and reported like the built-in ones.
+//! Phoenix-shaped repo writes the thin xtask crate and its config, with a
+//! path dependency on this checkout that cargo resolves offline; exactly
+//! that crate builds and runs `cargo xtask ci --dry-run`; a step of the
+//! repo's own, added in Rust, is planned, run and reported like the
+//! built-in ones. A dependency cargo cannot resolve leaves nothing behind.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{copy_tree, root, xtask};
 
-/// `cargo ARGS` in `dir`, offline, building into this checkout's target/:
-/// the generated workspace has the same profile and lock, so every
-/// dependency the workspace built is reused.
+/// Where the generated crate builds: its own target dir, since its binary
+/// is called `xtask` too and would replace this checkout's own, which the
+/// other tests run. It is seeded once from this checkout's build (same
+/// lock, same profile), so only the thin crate compiles.
+fn target_dir() -> PathBuf {
+    let dir = root().join("target").join("init-e2e");
+    let seeded = dir.join("debug").join("deps");
+    if !seeded.exists() {
+        std::fs::create_dir_all(dir.join("debug")).unwrap();
+        for part in ["deps", "build", ".fingerprint"] {
+            let from = root().join("target/debug").join(part);
+            if from.exists() {
+                let ok = Command::new("cp")
+                    .arg("-a")
+                    .arg(&from)
+                    .arg(dir.join("debug"))
+                    .status()
+                    .unwrap();
+                assert!(ok.success(), "seed {}", from.display());
+            }
+        }
+    }
+    dir
+}
+
+/// `cargo ARGS` in `dir`, offline, exactly as a user runs it there.
 fn cargo(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO"))
         .args(args)
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", root().join("target"))
+        .env("CARGO_TARGET_DIR", target_dir())
         .env("CARGO_NET_OFFLINE", "true")
         .env_remove("XTASK_ROOT")
         .env_remove("XTASK_CONFIG")
@@ -29,14 +53,33 @@ fn cargo(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
 
-fn rename(file: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(file).unwrap();
-    assert!(
-        text.contains(from),
-        "{} lacks {from}: {text}",
-        file.display()
-    );
-    std::fs::write(file, text.replace(from, to)).unwrap();
+fn throwaway_repo() -> tempfile::TempDir {
+    let repo = tempfile::Builder::new()
+        .prefix("phx-xtask-init-")
+        .tempdir()
+        .unwrap();
+    copy_tree(&root().join("demo"), repo.path());
+    repo
+}
+
+/// Every file in `dir`, relative, with its bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            match p.is_dir() {
+                true => stack.push(p),
+                false => out.push((
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                )),
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 const OWN_STEP: &str = r#"//! A repo's xtask with a step of its own.
@@ -58,20 +101,16 @@ fn main() -> std::process::ExitCode {
 
 #[test]
 fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
-    let repo = tempfile::Builder::new()
-        .prefix("phx-xtask-init-")
-        .tempdir()
-        .unwrap();
-    copy_tree(&root().join("demo"), repo.path());
+    let repo = throwaway_repo();
     std::fs::write(
         repo.path().join(".tool-versions"),
         "elixir 1.16.2-otp-26\nerlang 26.2.5\nnodejs 20.11.1\n",
     )
     .unwrap();
-    let lib = root().join("crates/phx-xtask");
-    let dep = format!("path = \"{}\"", lib.display());
     let repo_s = repo.path().to_str().unwrap();
-    let done = xtask(&["init", "--repo", repo_s, "--dependency", &dep]).run();
+    let done = xtask(&["init", "--repo", repo_s])
+        .env("CARGO_NET_OFFLINE", "true")
+        .run();
     assert_eq!(done.code, Some(0), "{}", done.all());
     for file in [
         "xtask.toml",
@@ -82,6 +121,7 @@ fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
         ".envrc",
         ".github/workflows/ci.yml",
         "Cargo.toml",
+        "Cargo.lock",
     ] {
         assert!(
             done.stderr.contains(&format!("wrote {file}")),
@@ -89,10 +129,21 @@ fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
             done.stderr
         );
     }
+    let lib = root().join("crates/phx-xtask").canonicalize().unwrap();
     assert!(
-        done.stderr.contains("next: `cargo xtask ci`"),
+        done.stderr.contains(&format!(
+            "checked: cargo resolves phx-xtask from path {}",
+            lib.display()
+        )) && done.stderr.contains("next: `cargo xtask ci`"),
         "{}",
         done.stderr
+    );
+    let manifest = std::fs::read_to_string(repo.path().join("xtask/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!(
+            "# phx-xtask from the checkout `cargo xtask init` ran from."
+        )) && manifest.contains(&format!("phx-xtask = {{ path = \"{}\" }}\n", lib.display())),
+        "{manifest}"
     );
     let toml = std::fs::read_to_string(repo.path().join("xtask.toml")).unwrap();
     assert!(
@@ -104,7 +155,7 @@ fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
 
     // A second init refuses, names the files, and writes nothing.
     std::fs::write(repo.path().join("xtask.toml"), "# mine\n").unwrap();
-    let again = xtask(&["init", "--repo", repo_s, "--dependency", &dep]).run();
+    let again = xtask(&["init", "--repo", repo_s]).run();
     assert_eq!(again.code, Some(2), "{}", again.all());
     assert!(
         again.stderr.contains("xtask.toml") && again.stderr.contains("--force"),
@@ -117,21 +168,7 @@ fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
     );
     std::fs::write(repo.path().join("xtask.toml"), &toml).unwrap();
 
-    // The same lock as this checkout: the build needs no registry.
-    std::fs::copy(root().join("Cargo.lock"), repo.path().join("Cargo.lock")).unwrap();
-    // Built into this checkout's target/ (so every dependency is reused),
-    // the generated crate must not be called `xtask` there: its binary would
-    // replace this checkout's own, which the other tests run.
-    rename(
-        &repo.path().join("xtask/Cargo.toml"),
-        "name = \"xtask\"",
-        "name = \"xtask-e2e\"",
-    );
-    rename(
-        &repo.path().join(".cargo/config.toml"),
-        "--package xtask ",
-        "--package xtask-e2e ",
-    );
+    // Exactly what init wrote builds and plans, offline.
     let (code, out, err) = cargo(repo.path(), &["xtask", "ci", "--dry-run"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(
@@ -169,4 +206,28 @@ fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
         .map(|s| (s["step"].as_str().unwrap(), s["status"].as_str().unwrap()))
         .collect();
     assert_eq!(steps, [("licenses", "ok")]);
+}
+
+#[test]
+fn a_dependency_cargo_cannot_resolve_leaves_the_repo_as_it_was() {
+    let repo = throwaway_repo();
+    std::fs::write(repo.path().join(".gitignore"), "/deps\n").unwrap();
+    std::fs::create_dir_all(repo.path().join(".github")).unwrap();
+    std::fs::write(repo.path().join(".github/dependabot.yml"), "version: 2\n").unwrap();
+    let before = snapshot(repo.path());
+    let repo_s = repo.path().to_str().unwrap();
+    let done = xtask(&["init", "--repo", repo_s, "--version", "99.0.0"])
+        .env("CARGO_NET_OFFLINE", "true")
+        .run();
+    assert_eq!(done.code, Some(2), "{}", done.all());
+    assert!(
+        done.stderr
+            .contains("cargo cannot resolve phx-xtask from crates.io version 99.0.0")
+            && done.stderr.contains("nothing was kept")
+            && done.stderr.contains("--git URL"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(snapshot(repo.path()), before, "init left files behind");
+    assert!(!repo.path().join("xtask").exists() && !repo.path().join(".cargo").exists());
 }

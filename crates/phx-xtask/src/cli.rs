@@ -154,10 +154,16 @@ pub struct InitArgs {
     /// Overwrite files that already exist.
     #[arg(long)]
     pub force: bool,
-    /// How the thin crate depends on phx-xtask, as a Cargo dependency
-    /// table's inner text (default: the crates.io version of this tool).
-    #[arg(long, value_name = "TOML", hide = true)]
-    pub dependency: Option<String>,
+    /// Depend on phx-xtask from this git repository (default: a path to
+    /// the checkout init runs from, else the crates.io version).
+    #[arg(long, value_name = "URL", conflicts_with = "version")]
+    pub git: Option<String>,
+    /// With --git: the commit, tag or branch to build.
+    #[arg(long, value_name = "REV", requires = "git")]
+    pub rev: Option<String>,
+    /// Depend on this crates.io version of phx-xtask.
+    #[arg(long, value_name = "V")]
+    pub version: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

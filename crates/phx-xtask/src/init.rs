@@ -2,7 +2,8 @@
 //! writes xtask.toml (with the pins read from the app), the cargo alias,
 //! the thin xtask crate, the flake and .envrc, and the CI workflow; it
 //! refuses to overwrite anything without `--force`, and checks every
-//! target before writing the first file, so it never stops half-way.
+//! target before writing the first file; when cargo cannot resolve the
+//! phx-xtask dependency it wrote, it puts every file back as it was.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,9 @@ use anyhow::{bail, Context, Result};
 use crate::beam;
 use crate::cli::InitArgs;
 use crate::run::{Exit, Run};
+use dependency::Source;
+
+mod dependency;
 
 const FLAKE: &str = include_str!("../templates/flake.nix");
 const ENVRC: &str = include_str!("../templates/envrc");
@@ -22,7 +26,8 @@ pub fn run(args: &InitArgs, run: &Run) -> Result<Exit> {
         None => std::env::current_dir().context("read the current directory")?,
     };
     let app = find_app(&repo)?;
-    let files = files(&repo, &app, args, run)?;
+    let source = dependency::choose(args, &run.env);
+    let files = files(&repo, &app, &source, run)?;
     let taken: Vec<String> = files
         .iter()
         .filter(|(p, _)| p.exists())
@@ -34,17 +39,85 @@ pub fn run(args: &InitArgs, run: &Run) -> Result<Exit> {
             taken.join(", ")
         );
     }
-    for (path, text) in &files {
+    let undo = Undo::before(&repo, &files);
+    if let Err(e) = write_and_verify(&repo, &files, &source, run) {
+        undo.restore();
+        return Err(e);
+    }
+    ignore(&repo)?;
+    eprintln!(
+        "checked: cargo resolves phx-xtask from {}",
+        source.describe()
+    );
+    eprintln!("next: `cargo xtask ci` (or `nix develop --command cargo xtask ci`)");
+    Ok(Exit::Passed)
+}
+
+fn write_and_verify(
+    repo: &Path,
+    files: &[(PathBuf, String)],
+    source: &Source,
+    run: &Run,
+) -> Result<()> {
+    for (path, text) in files {
         std::fs::create_dir_all(path.parent().expect("a file in a dir"))?;
         std::fs::write(path, text).with_context(|| format!("write {}", path.display()))?;
         eprintln!(
             "wrote {}",
-            path.strip_prefix(&repo).unwrap_or(path).display()
+            path.strip_prefix(repo).unwrap_or(path).display()
         );
     }
-    ignore(&repo)?;
-    eprintln!("next: `cargo xtask ci` (or `nix develop --command cargo xtask ci`)");
-    Ok(Exit::Passed)
+    let lock = repo.join("Cargo.lock");
+    if let (Some(seed), false) = (source.lock_seed(), lock.exists()) {
+        std::fs::copy(&seed, &lock).with_context(|| format!("copy {}", seed.display()))?;
+        eprintln!("wrote Cargo.lock (the versions the checkout builds with)");
+    }
+    dependency::verify(repo, source, &run.env)
+}
+
+/// What the files `init` writes were before, to put back when the
+/// dependency does not resolve: the old text, or nothing (removed, with
+/// the directories `init` created for them).
+struct Undo {
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+    dirs: Vec<PathBuf>,
+}
+
+impl Undo {
+    fn before(repo: &Path, files: &[(PathBuf, String)]) -> Undo {
+        let mut paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+        // `cargo metadata` writes the lock too.
+        paths.push(repo.join("Cargo.lock"));
+        let mut dirs: Vec<PathBuf> = paths
+            .iter()
+            .flat_map(|p| p.ancestors().skip(1).take_while(|d| *d != repo))
+            .filter(|d| !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        // Deepest first, so each is empty when its turn comes.
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        dirs.dedup();
+        let files = paths.into_iter().map(|p| {
+            let old = std::fs::read(&p).ok();
+            (p, old)
+        });
+        Undo {
+            files: files.collect(),
+            dirs,
+        }
+    }
+
+    fn restore(self) {
+        for (path, old) in self.files {
+            let _ = match old {
+                Some(bytes) => std::fs::write(&path, bytes),
+                None => std::fs::remove_file(&path),
+            };
+        }
+        for dir in self.dirs {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 /// What phx-xtask writes that is this machine's, never the repo's: added
@@ -99,7 +172,7 @@ fn find_app(repo: &Path) -> Result<PathBuf> {
     }
 }
 
-fn files(repo: &Path, app: &Path, args: &InitArgs, run: &Run) -> Result<Vec<(PathBuf, String)>> {
+fn files(repo: &Path, app: &Path, source: &Source, run: &Run) -> Result<Vec<(PathBuf, String)>> {
     let pins = pins(&repo.join(app), run);
     let app_dir = app.display().to_string();
     let prefix = if app_dir == "." {
@@ -107,16 +180,12 @@ fn files(repo: &Path, app: &Path, args: &InitArgs, run: &Run) -> Result<Vec<(Pat
     } else {
         format!("{app_dir}/")
     };
-    let dependency = args
-        .dependency
-        .clone()
-        .unwrap_or_else(|| format!("version = \"{}\"", env!("CARGO_PKG_VERSION")));
     let mut files = vec![
         (repo.join("xtask.toml"), xtask_toml(&app_dir, &pins)),
         (repo.join(".cargo/config.toml"), ALIAS.to_string()),
         (
             repo.join("xtask/Cargo.toml"),
-            THIN_MANIFEST.replace("{{dependency}}", &dependency),
+            THIN_MANIFEST.replace("{{dependency}}\n", &source.manifest_lines()),
         ),
         (repo.join("xtask/src/main.rs"), THIN_MAIN.to_string()),
         (repo.join("flake.nix"), FLAKE.to_string()),
@@ -218,7 +287,7 @@ const ALIAS: &str = "[alias]\nxtask = \"run --quiet --package xtask --\"\n";
 /// all of phx-xtask, and line tables keep backtraces useful for less.
 const WORKSPACE: &str = "[workspace]\nmembers = [\"xtask\"]\nresolver = \"2\"\n\n[profile.dev]\ndebug = \"line-tables-only\"\n\n[profile.dev.package.\"*\"]\ndebug = false\n";
 
-const THIN_MANIFEST: &str = "[package]\nname = \"xtask\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\nphx-xtask = { {{dependency}} }\n";
+const THIN_MANIFEST: &str = "[package]\nname = \"xtask\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\n{{dependency}}\n";
 
 const THIN_MAIN: &str = "//! This repo's `cargo xtask`: the whole CI/CD of the Phoenix app, from phx-xtask.\n\nfn main() -> std::process::ExitCode {\n    phx_xtask::App::new(env!(\"CARGO_MANIFEST_DIR\")).run()\n}\n";
 
