@@ -367,6 +367,48 @@ fn a_failure_without_keep_going_starts_nothing_new() {
 }
 
 #[test]
+fn in_ci_a_failing_format_and_a_failing_credo_both_show_in_one_run() {
+    let _s = serial();
+    let app = App::demo_copy();
+    // A stand-in for credo (no hex here), as a path dependency.
+    let credo = common::root().join("tests/fixtures/credo_standin");
+    common::copy_tree(&credo, &app.tmp.path().join("credo"));
+    with_deps(
+        &app,
+        "{:credo, path: \"../credo\", only: [:dev, :test], runtime: false}",
+    );
+    app.write(
+        "lib/demo/ugly.ex",
+        "defmodule Demo.Ugly do\n  # TODO: name it\n  def x,    do:   1\nend\n",
+    );
+    app.write_config("[ci]\nsteps = [\"deps\", \"format\", \"compile\", \"credo\"]\n");
+    let done = app.xtask(&["ci"]).env("CI", "true").run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(done.status_of("format"), "failed", "{}", done.stderr);
+    assert_eq!(done.status_of("credo"), "failed", "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("Found a TODO tag in a comment: # TODO: name it"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("result: failed (format, credo)"),
+        "{}",
+        done.stderr
+    );
+    // The failures lead the summary, then the rest in `ci` order.
+    let summary = &done.stderr[done.stderr.rfind("\nsummary\n").unwrap()..];
+    let names: Vec<&str> = summary
+        .lines()
+        .skip(2)
+        .take(4)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(names, ["format", "credo", "deps", "compile"], "{summary}");
+}
+
+#[test]
 fn a_type_error_fails_dialyzer_naming_file_and_line() {
     let _s = serial();
     let bad = "defmodule Demo.Broken do\n  @moduledoc false\n  @spec add(integer()) :: String.t()\n  def add(x), do: x + 1\nend\n";

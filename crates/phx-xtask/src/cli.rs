@@ -38,9 +38,14 @@ pub struct Global {
     /// Print every command that would run, in order, and run none of them.
     #[arg(long, global = true)]
     pub dry_run: bool,
-    /// Keep running the steps that do not depend on a failed one.
-    #[arg(long, global = true)]
+    /// Keep running the steps that do not depend on a failed one (the
+    /// default of `ci` when CI=true, so one run shows every failure).
+    #[arg(long, global = true, conflicts_with = "fail_fast")]
     pub keep_going: bool,
+    /// Start no new step after the first failure (the default, except for
+    /// `ci` when CI=true).
+    #[arg(long, global = true)]
+    pub fail_fast: bool,
     /// How many steps may run at once (default: the number of cores).
     #[arg(long, short = 'j', global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Every variable we act on. Children still inherit the real environment.
-pub const READ: [&str; 39] = [
+pub const READ: [&str; 44] = [
     "PATH",
     "HOME",
     "TMPDIR",
@@ -50,6 +50,13 @@ pub const READ: [&str; 39] = [
     "npm_config_omit",
     "npm_config_include",
     "npm_config_production",
+    // `ci` keeps going by default where CI=true (GitHub, GitLab, others).
+    "CI",
+    // Which cargo and rustc `init` checks its dependency with, and where.
+    "CARGO",
+    "CARGO_HOME",
+    "CARGO_NET_OFFLINE",
+    "RUSTC",
 ];
 
 /// A snapshot of `READ`; unset and empty variables are both absent.

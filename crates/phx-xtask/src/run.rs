@@ -117,7 +117,7 @@ impl Run {
             mode: mode(g.output, &env),
             verbosity,
             jobs,
-            keep_going: g.keep_going,
+            keep_going: keep_going(cli, &env),
             dry_run: g.dry_run,
             require_all: g.require_all || loaded.config.ci.require_all,
             fix: matches!(cli.command, Command::Format { fix: true }),
@@ -145,6 +145,18 @@ impl Run {
             bail!("app dir {} is not a directory: {fix}", dir.display());
         }
         Ok(dir.canonicalize()?)
+    }
+}
+
+/// `--keep-going` or `--fail-fast` when given; else `ci` keeps going in CI
+/// (`CI=true`, set by GitHub Actions, GitLab and the others), where one push
+/// should show every failing step, and stops early on a laptop.
+fn keep_going(cli: &Cli, env: &Env) -> bool {
+    let g = &cli.global;
+    match (g.keep_going, g.fail_fast) {
+        (true, _) => true,
+        (_, true) => false,
+        _ => matches!(cli.command, Command::Ci { .. }) && env.is("CI", "true"),
     }
 }
 
@@ -283,6 +295,25 @@ mod tests {
             (Verbosity::Stream, 3, true)
         );
         assert_eq!(run.selected, [StepId::Format]);
+    }
+
+    #[test]
+    fn ci_keeps_going_in_ci_unless_told_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let keep = |args: &[&str], ci: bool| {
+            let cli = Cli::try_parse_from([&["xtask"], args].concat()).unwrap();
+            let env = match ci {
+                true => Env::from_pairs(&[("CI", "true")]),
+                false => Env::default(),
+            };
+            Run::resolve(&cli, dir.path(), env, &[]).unwrap().keep_going
+        };
+        assert!(keep(&["ci"], true));
+        assert!(!keep(&["ci"], false));
+        assert!(!keep(&["ci", "--fail-fast"], true));
+        assert!(keep(&["ci", "--keep-going"], false));
+        assert!(!keep(&["format"], true), "a single step stops early");
+        assert!(Cli::try_parse_from(["xtask", "ci", "--keep-going", "--fail-fast"]).is_err());
     }
 
     #[test]

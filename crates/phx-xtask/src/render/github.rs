@@ -213,7 +213,7 @@ pub fn markdown(s: &Summary) -> String {
     let mut md = format!(
         "### cargo xtask: {result}\n\n| step | status | time | note |\n| :-- | :-- | --: | :-- |\n"
     );
-    for o in &s.outcomes {
+    for o in super::rows::failures_first(s) {
         let icon = match o.status {
             Status::Ok => "✅",
             Status::Failed | Status::Interrupted => "❌",

@@ -39,6 +39,14 @@ pub fn shows_log(o: &Outcome, verbosity: Verbosity, always_ok: bool) -> bool {
     }
 }
 
+/// The steps as the summary lists them: the failed (and interrupted) ones
+/// first, since they are what the reader came for; each group in `ci` order.
+pub fn failures_first(s: &Summary) -> Vec<&Outcome> {
+    let mut rows: Vec<&Outcome> = s.outcomes.iter().collect();
+    rows.sort_by_key(|o| !matches!(o.status, Status::Failed | Status::Interrupted));
+    rows
+}
+
 /// The closing table: one row per step, then the times and the result.
 pub fn summary_text(s: &Summary) -> String {
     let mut out = String::from("\nsummary\n");
@@ -48,7 +56,7 @@ pub fn summary_text(s: &Summary) -> String {
         .map(|o| o.id.name().len())
         .max()
         .unwrap_or(4);
-    for o in &s.outcomes {
+    for o in failures_first(s) {
         let dur = if o.duration.is_zero() {
             "-".to_string()
         } else {
@@ -148,11 +156,12 @@ mod tests {
     fn summary_rows_give_status_time_and_the_fix() {
         let text = summary_text(&summary());
         let rows: Vec<&str> = text.lines().collect();
-        assert_eq!(rows[2], "  ok          deps        1.20s");
+        // Failures first, the rest in `ci` order.
         assert_eq!(
-            rows[3],
+            rows[2],
             "  failed      format      0.30s  fix: run `cargo xtask format --fix`"
         );
+        assert_eq!(rows[3], "  ok          deps        1.20s");
         assert_eq!(
             rows[4],
             "  skipped     credo           -  credo is not a dependency"
