@@ -520,6 +520,75 @@ fn after_sigkill_native_orphans_are_stopped_by_the_next_run() {
     assert_clean(&app);
 }
 
+/// A container labelled as a run of this project, owned by `pid`, begun
+/// at `began_ms` (the run label's time), as a killed run would leave it.
+fn labelled_container(app: &App, pid: u32, began_ms: u128) -> String {
+    let labels = [
+        format!("dev.phx-xtask.project={}", project_id(app)),
+        format!("dev.phx-xtask.run={began_ms:x}-{pid}"),
+        format!("dev.phx-xtask.pid={pid}"),
+        "dev.phx-xtask.service=redis".to_string(),
+    ];
+    let mut args = vec!["run".to_string(), "-d".into()];
+    for l in labels {
+        args.extend(["--label".to_string(), l]);
+    }
+    args.push(REDIS_IMAGE.into());
+    let out = Command::new("docker").args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_live_pid_that_started_after_the_run_is_not_its_owner() {
+    let app = App::demo_copy();
+    // A live process whose pid labels two containers: one from a run that
+    // began an hour before it started (so the pid was reused), one from a
+    // run that began after it started (its own, still running).
+    let mut owner = Command::new("sleep").arg("600").spawn().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let pid = owner.id();
+    let reused = labelled_container(&app, pid, now - 3_600_000);
+    let live = labelled_container(&app, pid, now + 1000);
+
+    let done = with_images(app.xtask(&[
+        "services",
+        "up",
+        "--services",
+        "docker",
+        "--exit-when-ready",
+    ]))
+    .run();
+    let kept = containers(&app);
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let _ = Command::new("docker").args(["rm", "-f", &live]).output();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    assert!(
+        done.stderr.contains(&format!(
+            "removed orphaned container {} (redis)",
+            &reused[..12]
+        )) && done.stderr.contains(&format!(
+            "(pid {pid} is another process now: it started after the run began)"
+        )),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(
+        kept.iter().map(|id| &id[..12]).collect::<Vec<_>>(),
+        [&live[..12]],
+        "the live run's container stays"
+    );
+    assert_clean(&app);
+}
+
 #[test]
 fn services_up_status_down() {
     let app = App::demo_copy();

@@ -359,6 +359,28 @@ fn zombie(pid: i32) -> bool {
         .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
 }
 
+/// When `pid` started, in milliseconds since the Unix epoch (Linux: its
+/// start in clock ticks after boot, plus the boot time). The boot time has
+/// whole seconds, so this is at most a second early, never late.
+pub fn started_ms(pid: i32) -> Option<u128> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name start at the third (the state); the
+    // start time is the 22nd.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let ticks: u128 = rest.split_whitespace().nth(19)?.parse().ok()?;
+    let boot = std::fs::read_to_string("/proc/stat").ok()?;
+    let btime: u128 = boot
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = u128::try_from(hz).ok().filter(|&h| h > 0)?;
+    Some(btime * 1000 + ticks * 1000 / hz)
+}
+
 /// The last lines of a service's output: enough to show why it stopped.
 pub fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
@@ -381,6 +403,12 @@ mod tests {
 
     #[test]
     fn liveness() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let me = started_ms(std::process::id() as i32).expect("a start time");
+        assert!(me <= now && now - me < 3_600_000, "{me} vs {now}");
         assert!(pid_alive(std::process::id() as i32));
         assert!(!pid_alive(0));
         // Pids wrap far below i32::MAX, so this one is free.

@@ -199,6 +199,13 @@ fn selected(
             None => all(),
         },
         Command::Step { names } => by_name(names, "cargo xtask step")?,
+        // `list` marks what `ci` runs, so a bad `[ci] steps` fails as in `ci`.
+        Command::List => {
+            if let Some(names) = &config.ci.steps {
+                by_name(names, &format!("{source}: [ci] steps"))?;
+            }
+            Vec::new()
+        }
         Command::Deps => vec![StepId::Deps],
         Command::Format { .. } => vec![StepId::Format],
         Command::Compile => vec![StepId::Compile],
@@ -281,6 +288,14 @@ mod tests {
         );
         assert!(
             err.contains("deps, format") && err.contains("licenses"),
+            "{err}"
+        );
+        let err = resolve(&["list"], "[ci]\nsteps = [\"lint\"]\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("[ci] steps names `lint`, which is not a step"),
             "{err}"
         );
         let err = resolve(&["step", "nope"], "").err().unwrap().to_string();

@@ -77,7 +77,7 @@ impl Services {
         let started = Instant::now();
         let (inner, postgres, redis) = match s.backend {
             Backend::Docker => {
-                docker::sweep(&s.docker_host, &s.project, log)?;
+                docker::sweep(&s.docker_host, &s.project, log);
                 let (c, pg, r) = containers::start(s)?;
                 log(format!(
                     "started containers {}",
