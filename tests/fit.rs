@@ -8,16 +8,19 @@ use std::path::{Path, PathBuf};
 
 use common::{copy_tree, root, serial, xtask, App, IMAGES};
 
-/// A copy of `tests/fixtures/<name>` and an xtask.toml pointing at it.
+/// A copy of `tests/fixtures/<name>` beside the stand-ins its path deps
+/// name (`../stand_ins/`), and an xtask.toml pointing at it.
 fn fixture(name: &str, extra: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::Builder::new()
         .prefix("phx-xtask-fit-")
         .tempdir()
         .unwrap();
-    copy_tree(
-        &root().join("tests/fixtures").join(name),
-        &tmp.path().join(name),
-    );
+    for dir in [name, "stand_ins"] {
+        copy_tree(
+            &root().join("tests/fixtures").join(dir),
+            &tmp.path().join(dir),
+        );
+    }
     let config = tmp.path().join("xtask.toml");
     std::fs::write(&config, format!("app_dir = \"{name}\"\n{extra}")).unwrap();
     (tmp, config)
@@ -64,15 +67,21 @@ fn the_hex_assets_layout_installs_deploys_and_checks_the_digest() {
         build.iter().any(|f| f.starts_with("tailwind-")),
         "{build:?}"
     );
-    // Every digested file the manifest names was checked.
+    // The bundles the 1.7 profiles write are the row's figures; every file
+    // the manifest names was checked, and none of them is in the row.
     let manifest = std::fs::read_to_string(app.join("priv/static/cache_manifest.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&manifest).unwrap();
-    let digested = json["latest"]["assets/app.js"].as_str().unwrap();
+    let named = json["latest"].as_object().unwrap().len() * 2;
     assert!(
-        done.stderr.contains(&format!("priv/static/{digested} (")),
+        done.stderr.contains(&format!(
+            "priv/static/cache_manifest.json names {named} files; 0 missing or empty"
+        )),
         "{}",
         done.stderr
     );
+    let row = done.row("assets");
+    assert!(row.contains("app.css ") && row.contains("app.js "), "{row}");
+    assert!(!row.contains("app-") && !row.contains("robots"), "{row}");
 
     // Installed once: the next run skips the setup.
     let again = run();
@@ -94,12 +103,94 @@ fn the_hex_assets_layout_installs_deploys_and_checks_the_digest() {
     let broken = run();
     assert_eq!(broken.code, Some(1), "{}", broken.all());
     assert!(
-        broken
-            .stderr
-            .contains("priv/static/assets/admin.js is missing"),
+        broken.stderr.contains(
+            "priv/static/assets/admin.js is missing: [assets] outputs in xtask.toml should have written it"
+        ),
         "{}",
         broken.stderr
     );
+
+    // A deploy alias that forgot tailwind: its profile's output is missing,
+    // named with the profile that should have written it and where.
+    std::fs::write(&config, "app_dir = \"hex_assets\"\n").unwrap();
+    std::fs::remove_dir_all(app.join("priv/static/assets")).unwrap();
+    let mix_exs = std::fs::read_to_string(app.join("mix.exs")).unwrap();
+    let forgot = mix_exs.replace("\"tailwind hex_assets --minify\",", "");
+    assert_ne!(forgot, mix_exs);
+    std::fs::write(app.join("mix.exs"), forgot).unwrap();
+    let broken = run();
+    assert_eq!(broken.code, Some(1), "{}", broken.all());
+    assert!(
+        broken.stderr.contains(
+            "priv/static/assets/app.css is missing: the tailwind profile `hex_assets` in \
+             config/config.exs (--output=../priv/static/assets/app.css, run in assets/) should \
+             have written it"
+        ),
+        "{}",
+        broken.stderr
+    );
+}
+
+#[test]
+fn a_phoenix_1_8_app_passes_ci_with_require_all() {
+    let _s = serial();
+    // No hex: credo, sobelow and ecto's migrations cannot be dependencies,
+    // so `ci` runs every other step, each of which must pass.
+    let steps = ["deps", "format", "compile", "dialyzer", "assets", "test"];
+    let extra = format!(
+        "[ci]\nsteps = {steps:?}\n[dialyzer]\nplt_dir = \"{}\"\n",
+        common::shared_plt_dir().display()
+    );
+    let (tmp, config) = fixture("phx18", &extra);
+    let app = tmp.path().join("phx18");
+    let done = xtask(&["ci", "--require-all", "--output", "json"])
+        .env("XTASK_CONFIG", config.to_str().unwrap())
+        .run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let report: serde_json::Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    let rows = report["steps"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(names, steps);
+    for s in rows {
+        assert_eq!(s["status"], "ok", "{s}");
+    }
+    // The 1.8 layout, read from the app's profiles: the row names the two
+    // bundles with their sizes, not the digested copies.
+    let assets = &rows[4]["figures"]["outputs"];
+    let bundles: Vec<&String> = assets.as_object().unwrap().keys().collect();
+    assert_eq!(
+        bundles,
+        [
+            "priv/static/assets/css/app.css",
+            "priv/static/assets/js/app.js"
+        ]
+    );
+    let row = done.row("assets");
+    assert!(
+        row.contains("app.css ") && row.contains(", app.js "),
+        "{row}"
+    );
+    assert!(!row.contains("app-"), "{row}");
+    for f in [
+        "priv/static/assets/css/app.css",
+        "priv/static/assets/js/app.js",
+    ] {
+        assert!(std::fs::metadata(app.join(f)).unwrap().len() > 0, "{f}");
+    }
+    // The suite ran with coverage; the generated mailer has a page.
+    assert!(
+        done.row("test").contains("5 tests, 0 failures"),
+        "{}",
+        done.row("test")
+    );
+    assert!(
+        done.row("test").contains("coverage 100"),
+        "{}",
+        done.row("test")
+    );
+    assert!(app.join("cover/Elixir.Shop.Mailer.html").is_file());
+    let lcov = std::fs::read_to_string(app.join("cover/lcov.info")).unwrap();
+    assert!(lcov.contains("SF:lib/shop/mailer.ex\n"), "{lcov}");
 }
 
 #[test]

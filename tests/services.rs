@@ -841,6 +841,13 @@ fn coverage_below_the_xtask_toml_threshold_names_the_modules_that_pull_it_down()
         "{}",
         done.stderr
     );
+    // The script's own exit code (3) is what makes the fix about the threshold.
+    assert!(
+        done.row("test")
+            .contains("fix: coverage is below the threshold"),
+        "{}",
+        done.row("test")
+    );
     assert!(
         app.path("cover/lcov.info").is_file(),
         "lcov.info is written before the check"

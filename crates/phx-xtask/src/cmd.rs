@@ -18,6 +18,10 @@ pub struct Cmd {
     pub late_env: Vec<Late>,
     /// Overrides the step's hint when this command is the one that failed.
     pub hint: Option<String>,
+    /// A hint for one exit code, over `hint`: a tool that tells its
+    /// failures apart by code (our coverage script exits 3 below the
+    /// threshold, as `mix test.coverage` does, and 1 when it crashed).
+    pub code_hints: Vec<(i32, String)>,
     /// Arguments name values known only at run time as `{key}` (dialyzer's
     /// `-pa {elixir_lib}/elixir/ebin`), filled from what an earlier action
     /// exported; the plan shows the keys.
@@ -45,6 +49,7 @@ impl Cmd {
             env: Vec::new(),
             late_env: Vec::new(),
             hint: None,
+            code_hints: Vec::new(),
             templated: false,
             stdin_env: None,
         }
@@ -149,6 +154,18 @@ impl Cmd {
     pub fn hint(mut self, h: impl Into<String>) -> Cmd {
         self.hint = Some(h.into());
         self
+    }
+
+    /// The hint when the command exits with `code`.
+    pub fn hint_on(mut self, code: i32, h: impl Into<String>) -> Cmd {
+        self.code_hints.push((code, h.into()));
+        self
+    }
+
+    /// The hint for a failure with `code`: the code's own, else the general one.
+    pub fn hint_for(&self, code: Option<i32>) -> Option<&String> {
+        let own = self.code_hints.iter().find(|(c, _)| Some(*c) == code);
+        own.map(|(_, h)| h).or(self.hint.as_ref())
     }
 
     /// The echo line: `$ MIX_ENV=test mix test` with `(in assets)` when the

@@ -231,7 +231,8 @@ pub struct Assets {
     pub parallel: bool,
     /// The Mix alias that builds the deployable assets.
     pub deploy: String,
-    /// Files that must exist and be non-empty afterwards, relative to the app dir.
+    /// Files that must exist and be non-empty afterwards, relative to the
+    /// app dir, beside the ones its esbuild and tailwind profiles write.
     pub outputs: Vec<PathBuf>,
 }
 
@@ -365,9 +366,7 @@ impl Default for Assets {
             scripts: ["lint", "test", "build"].map(String::from).to_vec(),
             parallel: false,
             deploy: "assets.deploy".to_string(),
-            outputs: ["priv/static/assets/app.css", "priv/static/assets/app.js"]
-                .map(PathBuf::from)
-                .to_vec(),
+            outputs: Vec::new(),
         }
     }
 }

@@ -101,8 +101,8 @@ impl Exec {
         if code == Some(0) {
             return Ok(());
         }
-        if cmd.hint.is_some() {
-            self.hint.clone_from(&cmd.hint);
+        if let Some(h) = cmd.hint_for(code) {
+            self.hint = Some(h.clone());
         }
         let shown = |c: &Cmd| {
             let d = c.fill(&self.vars).describe(&self.base);

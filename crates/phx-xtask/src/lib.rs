@@ -17,6 +17,7 @@ mod docker;
 mod doctor;
 mod env;
 mod exec;
+mod exs;
 mod http;
 mod ids;
 mod image;

@@ -279,6 +279,8 @@ fn bytes(v: &Value) -> String {
     let n = v.as_u64().unwrap_or(0);
     match n {
         n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
+        // Whole KiB from 10 KiB on (`app.css 74 KiB`): a tenth means nothing there.
+        n if n >= 10 << 10 => format!("{} KiB", (n as f64 / 1024.0).round()),
         n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
         n => format!("{n} B"),
     }
@@ -344,6 +346,8 @@ mod tests {
         );
         let a = fig(StepId::Assets, "/app/priv/static/assets/app.js (95 bytes)\n/app/priv/static/assets/app.css (2048 bytes)");
         assert_eq!(a.text(), "app.css 2.0 KiB, app.js 95 B");
+        let b = fig(StepId::Assets, "priv/static/assets/css/app.css (75776 bytes)\npriv/static/assets/js/app.js (148480 bytes)\npriv/static/cache_manifest.json names 10 files; 0 missing or empty");
+        assert_eq!(b.text(), "app.css 74 KiB, app.js 145 KiB");
         let warm = fig(
             StepId::Assets,
             "$ npm ci  (in assets)  (skipped: node_modules in sync with package-lock.json)\n/app/priv/static/assets/app.js (95 bytes)",

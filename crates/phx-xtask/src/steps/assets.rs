@@ -11,14 +11,16 @@
 //! `npm ci` is skipped while node_modules holds the locked tree
 //! (`npm_sync`), as `mix deps.get` is while deps are in sync.
 //!
-//! The Mix part is `mix assets.deploy`, then a check that every configured
-//! output exists and is not empty, and that every file `phx.digest`'s
-//! `cache_manifest.json` names exists. It waits for `compile`, which owns
+//! The Mix part is `mix assets.deploy`, then a check that every bundle the
+//! app's esbuild and tailwind profiles write (`outputs`: read from
+//! config/config.exs, plus `[assets] outputs`) exists and is not empty,
+//! and that every file `phx.digest`'s `cache_manifest.json` names exists. It waits for `compile`, which owns
 //! `_build`, and nothing else writes priv/static. The npm part needs at
 //! most the deps (Phoenix's package.json points into deps/), so it starts
 //! early.
 
 mod npm_sync;
+mod outputs;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,7 @@ use super::ctx::Ctx;
 use crate::exec::Exec;
 use crate::ids::StepId;
 use crate::plan::{Action, Cmd, StepPlan};
+use outputs::{Found, Output};
 
 const HINT: &str = "run the failing command above in the assets dir and correct what it reports";
 
@@ -42,7 +45,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         return Ok(StepPlan::new(
             StepId::Assets,
             &[StepId::Compile],
-            hex(ctx),
+            hex(ctx)?,
             HINT,
         ));
     }
@@ -103,12 +106,12 @@ fn npm(ctx: &Ctx, package: &Path) -> Result<StepPlan> {
     } else {
         &[]
     };
-    let mix = mix_part(ctx, ctx.project.has_alias(&cfg.deploy));
+    let mix = mix_part(ctx, ctx.project.has_alias(&cfg.deploy))?;
     Ok(StepPlan::new(StepId::Assets, needs, npm, HINT).then(&[StepId::Compile], mix))
 }
 
 /// The hex layout: install the binaries once, then the Mix part.
-fn hex(ctx: &Ctx) -> Vec<Action> {
+fn hex(ctx: &Ctx) -> Result<Vec<Action>> {
     let mut actions = vec![note(
         "layout: esbuild/tailwind hex packages (no package.json)",
     )];
@@ -123,8 +126,8 @@ fn hex(ctx: &Ctx) -> Vec<Action> {
             fresh: installed(ctx.app.join("_build"), tools),
         });
     }
-    actions.extend(mix_part(ctx, true));
-    actions
+    actions.extend(mix_part(ctx, true)?);
+    Ok(actions)
 }
 
 /// The esbuild and tailwind packages install `_build/<tool>-<target>`
@@ -158,8 +161,9 @@ fn note(text: &'static str) -> Action {
 }
 
 /// `mix assets.deploy`, then the output checks.
-fn mix_part(ctx: &Ctx, has_alias: bool) -> Vec<Action> {
+fn mix_part(ctx: &Ctx, has_alias: bool) -> Result<Vec<Action>> {
     let cfg = &ctx.config.assets;
+    outputs::validate(&cfg.outputs)?;
     let deploy = match has_alias {
         true => Action::Run(Cmd::mix(ctx.app, &[cfg.deploy.as_str()])),
         false => Action::Skip {
@@ -167,50 +171,121 @@ fn mix_part(ctx: &Ctx, has_alias: bool) -> Vec<Action> {
             why: "mix.exs defines no such alias".into(),
         },
     };
-    let outputs: Vec<PathBuf> = cfg.outputs.iter().map(|o| ctx.app.join(o)).collect();
-    let names: Vec<String> = cfg
+    let found = outputs::find(ctx.app, &ctx.project.app, &cfg.outputs, &cfg.deploy);
+    let names: Vec<String> = found
         .outputs
         .iter()
-        .map(|o| o.display().to_string())
+        .map(|o| o.path.display().to_string())
         .collect();
-    let manifest = ctx.app.join("priv/static/cache_manifest.json");
-    let check = Action::Native {
-        describe: format!(
-            "check {} exist and are not empty, and every file priv/static/cache_manifest.json names",
-            names.join(", ")
-        ),
-        run: Box::new(move |ctx| check_outputs(&outputs, &manifest, ctx)),
+    let what = match names.is_empty() {
+        true => format!("the bundles in {STATIC_ASSETS} (no esbuild or tailwind profile in config/config.exs names them)"),
+        false => names.join(", "),
     };
-    vec![deploy, check]
+    let (app, manifest) = (ctx.app.to_path_buf(), ctx.app.join(MANIFEST));
+    let check = Action::Native {
+        describe: format!("check {what} exist and are not empty, and every file {MANIFEST} names"),
+        run: Box::new(move |ctx| check_outputs(&app, found, &manifest, ctx)),
+    };
+    Ok(vec![deploy, check])
 }
 
-fn check_outputs(outputs: &[PathBuf], manifest: &Path, ctx: &mut Exec) -> Result<()> {
-    let mut bad = Vec::new();
-    let mut files: Vec<PathBuf> = outputs.to_vec();
-    if manifest.is_file() {
-        let digested = digested(manifest)?;
-        ctx.log(format!(
-            "{} names {} digested files",
-            manifest.display(),
-            digested.len()
+const STATIC_ASSETS: &str = "priv/static/assets";
+const MANIFEST: &str = "priv/static/cache_manifest.json";
+
+/// Each bundle as `path (N bytes)` (the row's figures), the manifest's
+/// files in one line; every problem named with who should have written it.
+fn check_outputs(app: &Path, found: Found, manifest: &Path, ctx: &mut Exec) -> Result<()> {
+    for u in &found.unread {
+        ctx.notes.push(format!(
+            "could not read what {u}: name its output in [assets] outputs to check it"
         ));
-        files.extend(digested);
     }
-    // The manifest names the configured outputs again (their logical path).
-    let mut seen = std::collections::BTreeSet::new();
-    files.retain(|f| seen.insert(f.clone()));
-    for o in &files {
-        match std::fs::metadata(o) {
-            Ok(m) if m.len() > 0 => ctx.log(format!("{} ({} bytes)", o.display(), m.len())),
-            Ok(_) => bad.push(format!("{} is empty", o.display())),
-            Err(_) => bad.push(format!("{} is missing", o.display())),
+    let mut bad = Vec::new();
+    let outputs = match found.outputs.is_empty() {
+        true => bundles_in(app, &mut bad),
+        false => found.outputs,
+    };
+    for o in &outputs {
+        match std::fs::metadata(app.join(&o.path)) {
+            Ok(m) if m.is_file() && m.len() > 0 => {
+                ctx.log(format!("{} ({} bytes)", o.path.display(), m.len()))
+            }
+            Ok(m) if m.is_dir() => bad.push(format!(
+                "{} is a directory: name the files in it",
+                o.path.display()
+            )),
+            Ok(_) => bad.push(format!(
+                "{} is empty: {} writes it",
+                o.path.display(),
+                o.from
+            )),
+            Err(_) => bad.push(format!(
+                "{} is missing: {} should have written it",
+                o.path.display(),
+                o.from
+            )),
         }
     }
+    if manifest.is_file() {
+        let digested = digested(manifest)?;
+        let missing: Vec<&PathBuf> = digested
+            .iter()
+            .filter(|f| std::fs::metadata(f).map_or(true, |m| m.len() == 0))
+            .collect();
+        ctx.log(format!(
+            "{MANIFEST} names {} files; {} missing or empty",
+            digested.len(),
+            missing.len()
+        ));
+        bad.extend(missing.iter().map(|f| {
+            let rel = f.strip_prefix(app).unwrap_or(f);
+            format!(
+                "{} is missing or empty, though {MANIFEST} names it",
+                rel.display()
+            )
+        }));
+    }
     if !bad.is_empty() {
-        ctx.hint = Some("make the deploy alias write every file in [assets] outputs (and `phx.digest` every file its manifest names), or fix the list in xtask.toml".into());
+        ctx.hint = Some("make the deploy alias write what its esbuild and tailwind profiles name (or fix --outdir/--output in config/config.exs, or [assets] outputs in xtask.toml), and `mix phx.digest` after them".into());
         bail!("{}", bad.join("; "));
     }
     Ok(())
+}
+
+/// Without a profile to read, the bundles the deploy left in
+/// priv/static/assets: every file but digested copies, gzips and maps.
+fn bundles_in(app: &Path, bad: &mut Vec<String>) -> Vec<Output> {
+    let mut found = Vec::new();
+    let mut dirs = vec![app.join(STATIC_ASSETS)];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let (path, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
+            if path.is_dir() {
+                dirs.push(path);
+            } else if !is_digest_copy(&name) {
+                let rel = path.strip_prefix(app).unwrap_or(&path).to_path_buf();
+                let from = format!("found in {STATIC_ASSETS}");
+                found.push(Output { path: rel, from });
+            }
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    if found.is_empty() {
+        bad.push(format!("{STATIC_ASSETS} holds no bundle after the deploy: make the deploy alias build the assets there, or name its outputs in [assets] outputs"));
+    }
+    found
+}
+
+/// `app-<32 hex>.js`, a `.gz` or a source map: phx.digest's and the
+/// bundlers' by-products, not bundles.
+fn is_digest_copy(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name);
+    let digested = stem.len() > 33
+        && stem.as_bytes()[stem.len() - 33] == b'-'
+        && stem[stem.len() - 32..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit());
+    digested || name.ends_with(".gz") || name.ends_with(".map")
 }
 
 /// Every file `phx.digest`'s manifest names: the logical and the digested

@@ -7,6 +7,9 @@
 # and fails below the threshold naming the modules that pull the total down.
 # Only OTP's :cover is used, so it needs no hex package.
 #
+# Exit codes: 0 passed (or no threshold), 3 below the threshold (as `mix
+# test.coverage`), anything else a failure of the script itself.
+#
 # Environment:
 #   XTASK_COVER_EXPORTS          comma-separated export names (partition-1,...)
 #   XTASK_COVERAGE_THRESHOLD     overrides the app's threshold (xtask.toml)
@@ -38,7 +41,7 @@ defmodule XtaskCover do
 
     {threshold, from} = threshold(opts)
     if threshold, do: table(per_module, total)
-    html(modules, output)
+    html(modules, output, per_module)
     lcov = Path.join(output, "lcov.info")
     sources = write_lcov(lcov, modules)
     IO.puts("coverage: #{pct(total)}% (#{threshold_text(threshold, from)})")
@@ -82,16 +85,80 @@ defmodule XtaskCover do
 
   defp pad(p), do: String.pad_leading(pct(p), 9)
 
-  # As `mix test.coverage` writes it: one page per module.
-  defp html(modules, output) do
+  # As `mix test.coverage` writes it: one page per module, each written by
+  # a process of its own. Cover links that process to us and has it exit
+  # with the error when a page cannot be written ({:no_source_code_found,
+  # Mod} for a module whose source is not where its beam says); Mix's task
+  # dies of that exit. We trap it instead: such a module gets a page saying
+  # why it has none, with its figures, and its lines stay in the total, as
+  # Mix computes the total before it writes any page.
+  defp html(modules, output, per_module) do
     File.mkdir_p!(output)
+    Process.flag(:trap_exit, true)
 
-    modules
-    |> Enum.map(&:cover.async_analyse_to_file(&1, ~c"#{output}/#{&1}.html", [:html]))
-    |> Enum.map(&Process.monitor/1)
-    |> Enum.each(fn ref -> receive do: ({:DOWN, ^ref, :process, _, _} -> :ok) end)
+    failed =
+      modules
+      |> Enum.map(fn mod ->
+        pid = :cover.async_analyse_to_file(mod, ~c"#{output}/#{mod}.html", [:html])
+        {mod, Process.monitor(pid)}
+      end)
+      |> Enum.flat_map(fn {mod, ref} ->
+        receive do
+          {:DOWN, ^ref, :process, _, reason} when reason in [:normal, :ok] -> []
+          {:DOWN, ^ref, :process, _, reason} -> [{mod, reason}]
+        end
+      end)
 
-    IO.puts("Generated HTML coverage results in #{inspect(output)} directory")
+    Process.flag(:trap_exit, false)
+    figures = Map.new(per_module, fn {p, mod, not_covered} -> {mod, {p, not_covered}} end)
+    whys = Enum.map(failed, &skipped_page(&1, output, figures))
+    # A moved app has no page at all: name a few, not every module.
+    {shown, rest} = Enum.split(whys, 5)
+    Enum.each(shown, &IO.puts/1)
+    if rest != [], do: IO.puts("... and #{length(rest)} more modules without a page (each has one saying why)")
+    written = length(modules) - length(failed)
+    IO.puts("Generated HTML coverage results in #{inspect(output)} directory (#{written} pages)")
+  end
+
+  # A page in place of the one cover could not write; returns the line to print.
+  defp skipped_page({mod, reason}, output, figures) do
+    why = why_no_page(mod, reason)
+    {p, not_covered} = Map.get(figures, mod, {100.0, 0})
+
+    page = """
+    <!DOCTYPE html>
+    <html><head><meta charset="utf-8"><title>#{html_escape(inspect(mod))}</title></head>
+    <body><h1>#{html_escape(inspect(mod))}</h1>
+    <p>No line-by-line page: #{html_escape(why)}.</p>
+    <p>Coverage #{pct(p)}% (#{not_covered} lines not covered), counted in the total.</p>
+    </body></html>
+    """
+
+    File.write!(Path.join(output, "#{mod}.html"), page)
+    "skipped the HTML page of #{inspect(mod)}: #{why}; its #{pct(p)}% still counts in the total"
+  end
+
+  # Why cover could not write the page, from what the beam records.
+  defp why_no_page(mod, {:no_source_code_found, _}) do
+    case compiled_from(mod) do
+      nil ->
+        "its beam records no source file"
+
+      src ->
+        cond do
+          File.regular?(src) -> "cover found no source for it (generated code; its beam names #{rel(src)})"
+          relocate(src) -> "it was compiled at #{src}: the app moved since it was compiled"
+          true -> "#{rel(src)}, which it was compiled from, is gone"
+        end
+    end
+  end
+
+  defp why_no_page(_mod, reason), do: "cover could not write it: #{inspect(reason)}"
+
+  defp rel(path), do: Path.relative_to(path, File.cwd!())
+
+  defp html_escape(text) do
+    text |> String.replace("&", "&amp;") |> String.replace("<", "&lt;") |> String.replace(">", "&gt;")
   end
 
   defp ignored?(mod, ignores), do: Enum.any?(ignores, &ignored_any?(mod, &1))
@@ -159,7 +226,7 @@ defmodule XtaskCover do
         |> Enum.take(5)
         |> Enum.each(&IO.puts("  " <> module_text(&1)))
 
-        exit({:shutdown, 1})
+        exit({:shutdown, 3})
     end
   end
 
@@ -181,7 +248,9 @@ defmodule XtaskCover do
         {:ok, lines} = :cover.analyse(mod, :calls, :line)
         lines = for {{_m, line}, calls} <- lines, line != 0, do: {line, calls}
 
-        case source(mod) do
+        # A source that is not there (deleted, moved) has no record: a
+        # coverage service could not show it either.
+        case existing_source(compiled_from(mod)) do
           nil -> acc
           src -> Map.update(acc, Path.relative_to(src, cwd), lines, &(&1 ++ lines))
         end
@@ -201,8 +270,27 @@ defmodule XtaskCover do
     length(records)
   end
 
+  # The source as it is now: where it was compiled, or the same file in this
+  # checkout when the app moved since (a _build restored into another path).
+  defp existing_source(nil), do: nil
+  defp existing_source(src), do: if(File.regular?(src), do: src, else: relocate(src))
+
+  # The longest tail of the recorded path, two components or more
+  # (lib/x.ex), that names a file under the current dir.
+  defp relocate(src) do
+    parts = Path.split(src)
+
+    1..max(length(parts) - 2, 0)//1
+    |> Enum.map(&Path.join(Enum.drop(parts, &1)))
+    |> Enum.find(&File.regular?/1)
+    |> case do
+      nil -> nil
+      found -> Path.expand(found)
+    end
+  end
+
   # The source recorded at compile time, the same as module_info(:compile)[:source].
-  defp source(mod) do
+  defp compiled_from(mod) do
     with path when is_list(path) <- :code.which(mod),
          {:ok, {_, [compile_info: info]}} <- :beam_lib.chunks(path, [:compile_info]),
          src when src != nil <- info[:source] do

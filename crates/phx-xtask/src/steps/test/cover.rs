@@ -14,8 +14,14 @@ use crate::cli::TestArgs;
 use crate::plan::{Action, Cmd};
 use crate::steps::ctx::Ctx;
 
+/// The script exits 3 below the threshold, as `mix test.coverage` does.
+const BELOW_THRESHOLD: i32 = 3;
 const COVERAGE_HINT: &str = "coverage is below the threshold: test the modules listed above, \
                              or set [test] coverage_threshold in xtask.toml";
+/// Any other failure is the script's own, whatever the total.
+const SCRIPT_HINT: &str = "the coverage report failed before it could check the threshold: \
+                           the error above says why (no cover/*.coverdata from this run, or \
+                           a build the exports do not match: rerun `cargo xtask test`)";
 /// Where the coverage script is written, relative to the app.
 const SCRIPT: &str = "_build/xtask/cover.exs";
 
@@ -59,11 +65,7 @@ pub fn actions(
         .iter()
         .map(|(k, _, _)| export_name(layout, *k))
         .collect();
-    let mut report = Cmd::new("elixir", ctx.app)
-        .arg(SCRIPT)
-        .env("MIX_ENV", "test")
-        .env("XTASK_COVER_EXPORTS", exports.join(","))
-        .hint(COVERAGE_HINT);
+    let mut report = report(ctx.app, &exports);
     let threshold = ctx.config.test.coverage_threshold;
     if let Some(t) = threshold {
         report = report.env("XTASK_COVERAGE_THRESHOLD", t.to_string());
@@ -73,6 +75,16 @@ pub fn actions(
         report = report.env("XTASK_COVERAGE_REPORT_ONLY", why.clone());
     }
     vec![write, Action::Run(report)]
+}
+
+/// The script's command, with a hint for each way it fails.
+fn report(app: &Path, exports: &[String]) -> Cmd {
+    Cmd::new("elixir", app)
+        .arg(SCRIPT)
+        .env("MIX_ENV", "test")
+        .env("XTASK_COVER_EXPORTS", exports.join(","))
+        .hint(SCRIPT_HINT)
+        .hint_on(BELOW_THRESHOLD, COVERAGE_HINT)
 }
 
 /// Why the total of this run says nothing about the whole suite, if so.
@@ -100,6 +112,16 @@ fn partial_run(args: &TestArgs, layout: Layout) -> Option<String> {
 mod tests {
     use super::*;
     use crate::cli::Partition;
+
+    #[test]
+    fn only_the_threshold_exit_says_the_threshold() {
+        let cmd = report(Path::new("."), &["suite".into()]);
+        assert_eq!(cmd.hint_for(Some(3)).unwrap(), COVERAGE_HINT);
+        for other in [Some(1), Some(2), None] {
+            assert_eq!(cmd.hint_for(other).unwrap(), SCRIPT_HINT);
+        }
+        assert!(include_str!("cover.exs").contains("exit({:shutdown, 3})"));
+    }
 
     #[test]
     fn partial_runs_are_reported_not_enforced() {
