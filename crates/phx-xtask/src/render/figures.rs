@@ -36,6 +36,8 @@ impl Figures {
                 }
                 ("worst", Value::String(s)) => format!("worst: {s}"),
                 ("compile_connected", n) => format!("{n} compile-connected"),
+                ("html_skipped", n) if n.as_u64() == Some(1) => "1 HTML page skipped".into(),
+                ("html_skipped", n) => format!("{n} HTML pages skipped"),
                 ("outputs", Value::Object(o)) => o
                     .iter()
                     .map(|(f, b)| format!("{} {}", short(f), bytes(b)))
@@ -118,6 +120,26 @@ fn test(log: &[&str]) -> Figures {
             .ok()
     }) {
         f.push("coverage", pct);
+    }
+    // Our coverage script's pages that cover could not write: one line
+    // each for the first five, then `... and N more modules without a page`.
+    let skipped: u64 = log
+        .iter()
+        .map(|l| strip(l))
+        .map(|l| match l.strip_prefix("... and ") {
+            Some(rest)
+                if rest.ends_with(" more modules without a page (each has one saying why)") =>
+            {
+                rest.split(' ')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            }
+            _ => u64::from(l.starts_with("skipped the HTML page of ")),
+        })
+        .sum();
+    if skipped > 0 {
+        f.push("html_skipped", skipped);
     }
     f
 }
@@ -311,6 +333,15 @@ mod tests {
         assert_eq!(
             f.text(),
             "7 doctests, 64 tests, 1 failure, 21 excluded, 2 skipped, coverage 79.8%"
+        );
+    }
+
+    #[test]
+    fn coverage_pages_cover_could_not_write_are_counted() {
+        let log = "5 tests, 0 failures\nskipped the HTML page of Shop: it was compiled at /old/lib/shop.ex: the app moved since it was compiled; its 100.00% still counts in the total\nskipped the HTML page of Shop.Email: x; y\n... and 6 more modules without a page (each has one saying why)\ncoverage: 100.00% (threshold 90% from Elixir's default)";
+        assert_eq!(
+            fig(StepId::Test, log).text(),
+            "5 tests, 0 failures, coverage 100.0%, 8 HTML pages skipped"
         );
     }
 
