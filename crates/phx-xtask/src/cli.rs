@@ -265,8 +265,14 @@ pub enum MigrateAction {
     },
     /// Check the migrations on a throwaway database: each one reversible
     /// (the schema after down and up again is the same), and none using a
-    /// pattern that locks production tables.
-    Check,
+    /// pattern that locks production tables. By default only the migrations
+    /// added or changed since the merge base with the default branch are
+    /// checked one by one (and linted); the others are applied in one step.
+    Check {
+        /// Check and lint every migration, not only the branch's.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// Where `migrate` runs.

@@ -136,6 +136,10 @@ pub struct Migrate {
     pub up_to: Vec<String>,
     /// Rolls back every migration newer than `{version}`, and `{version}`.
     pub rollback: Vec<String>,
+    /// The module `migrate check` drives in one boot, with Ecto.Migrator's
+    /// `with_repo/2` and `run/4`: `Ecto.Migrator` when `up` is Ecto's;
+    /// unset with commands of your own, which then run one boot each.
+    pub migrator: Option<String>,
     /// What runs in a one-off container of the image (`--target image`),
     /// split at spaces (no quoting).
     pub image_command: String,
@@ -163,6 +167,7 @@ impl Default for Migrate {
             up: argv(&["mix", "ecto.migrate"]),
             up_to: argv(&["mix", "ecto.migrate", "--to", "{version}"]),
             rollback: argv(&["mix", "ecto.rollback", "--to", "{version}"]),
+            migrator: None,
             image_command: "/app/bin/migrate".into(),
             image_network: "host".into(),
             image_env: Vec::new(),

@@ -123,6 +123,30 @@ impl Exec {
         self.execute(cmd, &[], |l| Some(l.to_string()))
     }
 
+    /// Echoes `cmd` and starts it as a session we talk to over its stdin
+    /// and stdout (`proc::Interactive`), with the step's exported env.
+    pub fn start_session(&mut self, cmd: &Cmd) -> Result<proc::Interactive> {
+        if proc::interrupted() {
+            return Err(anyhow!("interrupted before `{}`", cmd.program));
+        }
+        let cmd = &cmd.fill(&self.vars);
+        self.log(cmd.describe(&self.base));
+        let env: Vec<(&str, &str)> = cmd
+            .env
+            .iter()
+            .chain(&self.env)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let spawn = proc::Spawn {
+            program: &cmd.program,
+            args: &cmd.args,
+            dir: &cmd.dir,
+            env,
+            stdin: None,
+        };
+        proc::Interactive::start(&spawn)
+    }
+
     /// Runs Mix commands as one `mix do`, echoed as such, with each part's
     /// output after a `+ mix …` line; a failure names the part that failed
     /// and takes its hint. Mix marks where each task starts only with

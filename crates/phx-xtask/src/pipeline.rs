@@ -75,7 +75,7 @@ pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
         return deploy::run(args, &run, &app, &project);
     }
     if let Command::Migrate(args) = &cli.command {
-        if args.action != Some(MigrateAction::Check) {
+        if !matches!(args.action, Some(MigrateAction::Check { .. })) {
             return migrate::run(args, &run, &app, &project);
         }
     }

@@ -17,6 +17,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+pub use interactive::Interactive;
+
+mod interactive;
+
 static GROUPS: Mutex<Option<HashSet<i32>>> = Mutex::new(None);
 /// The signal that interrupted us, or 0.
 static SIGNAL: AtomicI32 = AtomicI32::new(0);

@@ -219,7 +219,7 @@ fn selected(
         Command::Assets => vec![StepId::Assets],
         Command::Test(_) => vec![StepId::Test],
         Command::Image(_) => vec![StepId::Image],
-        Command::Migrate(args) if matches!(args.action, Some(MigrateAction::Check)) => {
+        Command::Migrate(args) if matches!(args.action, Some(MigrateAction::Check { .. })) => {
             vec![StepId::Migrations]
         }
         _ => Vec::new(),

@@ -52,7 +52,7 @@ pub fn run(args: &MigrateArgs, run: &Run, app: &Path, project: &MixProject) -> R
         (MigrateTarget::Local, MigrateAction::Rollback { to }) => local::rollback(&ctx, &to),
         (MigrateTarget::Image, MigrateAction::Up) => remote::image(&ctx),
         (MigrateTarget::Fly, MigrateAction::Up) => remote::fly(&ctx),
-        (_, MigrateAction::Check) => bail!("`migrate check` is a step: the pipeline runs it"),
+        (_, MigrateAction::Check { .. }) => bail!("`migrate check` is a step: the pipeline runs it"),
         (target, _) => bail!(
             "`migrate status` and `rollback` read and change the database in DATABASE_URL from here: \
              drop `--target {}` (for a deployed app, point DATABASE_URL at its database)",

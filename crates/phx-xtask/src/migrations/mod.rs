@@ -8,6 +8,8 @@ pub mod db;
 pub mod files;
 pub mod lint;
 pub mod schema;
+pub mod scope;
+pub mod session;
 pub mod status;
 
 use std::path::Path;

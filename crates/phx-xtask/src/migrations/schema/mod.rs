@@ -122,6 +122,29 @@ pub fn diff(before: &Schema, after: &Schema) -> Vec<String> {
     lines
 }
 
+/// True when `before` and `after` differ, and only in constraints that
+/// were `NOT VALID` in `before` and validated in `after` (the same
+/// definition otherwise): what `ALTER TABLE … VALIDATE CONSTRAINT` does,
+/// which no down can undo.
+pub fn only_validated(before: &Schema, after: &Schema) -> bool {
+    let keys: BTreeSet<&(Kind, String)> =
+        before.objects.keys().chain(after.objects.keys()).collect();
+    let mut changed = keys
+        .into_iter()
+        .filter(|k| before.objects.get(*k) != after.objects.get(*k))
+        .peekable();
+    changed.peek().is_some()
+        && changed.all(|key| {
+            let (old, new) = (before.objects.get(key), after.objects.get(key));
+            match (key.0, old, new) {
+                (Kind::Constraint, Some(old), Some(new)) => {
+                    old.strip_suffix(" NOT VALID") == Some(new.as_str())
+                }
+                _ => false,
+            }
+        })
+}
+
 fn line(sign: char, (kind, name): &(Kind, String), definition: &str) -> String {
     let separator = if definition.is_empty() {
         ""

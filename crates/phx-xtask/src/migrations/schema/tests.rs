@@ -13,6 +13,34 @@ fn schema(objects: &[(Kind, &str, &str)]) -> Schema {
 }
 
 #[test]
+fn a_validated_constraint_is_told_apart_from_any_other_change() {
+    let fk = "FOREIGN KEY (user_id) REFERENCES users(id)";
+    let not_valid = format!("{fk} NOT VALID");
+    let before = schema(&[
+        (Kind::Table, "posts", ""),
+        (Kind::Constraint, "posts.posts_user_id_fkey", &not_valid),
+    ]);
+    let validated = schema(&[
+        (Kind::Table, "posts", ""),
+        (Kind::Constraint, "posts.posts_user_id_fkey", fk),
+    ]);
+    assert!(only_validated(&before, &validated));
+    // Not the other way round, not with nothing changed, not beside another change.
+    assert!(!only_validated(&validated, &before));
+    assert!(!only_validated(&before, &before));
+    let mut more = validated.clone();
+    more.objects
+        .insert((Kind::Column, "posts.title".into()), "text".into());
+    assert!(!only_validated(&before, &more));
+    // A different constraint gone is no validation.
+    let other = schema(&[
+        (Kind::Table, "posts", ""),
+        (Kind::Constraint, "posts.other_fkey", fk),
+    ]);
+    assert!(!only_validated(&before, &other));
+}
+
+#[test]
 fn diff_lists_removed_then_added_per_object() {
     let before = schema(&[
         (Kind::Table, "products", ""),

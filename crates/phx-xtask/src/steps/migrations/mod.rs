@@ -8,13 +8,13 @@
 //! 2. After compile (the app's commands use the same MIX_ENV, and two Mix
 //!    processes never compile one `_build/<env>` at once): wait until
 //!    Postgres answers, create `<app>_migrations_check`, export
-//!    DATABASE_URL, apply everything (`[migrate] up`) and snapshot the
-//!    schema. Then, newest first, roll each migration back (`rollback`),
-//!    snapshot, bring it up again (`up_to`) and compare with the schema
-//!    before its rollback: the first difference names the file and the
-//!    objects that changed. Each rollback also undoes the migration checked
-//!    before it, so n migrations cost 2n + 1 commands, not 3n.
+//!    DATABASE_URL, and check each migration's down (`reversible`): in one
+//!    BEAM boot through Ecto.Migrator, whatever the number of migrations.
 //! 3. Stop the services (a failure, a panic or a signal stops them too).
+//!
+//! By default only the migrations added or changed since the merge base
+//! with the default branch are linted and checked one by one (the others
+//! ran in production already); `migrate check --all` takes every one.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -25,15 +25,14 @@ use url::Url;
 
 use super::ctx::Ctx;
 use super::throwaway;
-use crate::cli::MigrateTarget;
+use crate::cli::{MigrateAction, MigrateTarget};
 use crate::config::Migrate;
 use crate::ids::StepId;
 use crate::migrations::files::{self, Migration};
 use crate::migrations::lint;
-use crate::migrations::schema::Schema;
+use crate::migrations::scope::{self, Scope};
 use crate::plan::{Action, Cmd, StepPlan};
 use crate::services;
-use reversible::reversible;
 
 mod reversible;
 
@@ -48,10 +47,6 @@ const LINT_TIMEOUT: Duration = Duration::from_secs(300);
 struct State {
     services: throwaway::Slot,
     url: Option<Url>,
-    /// The schema the migration being checked must give back.
-    expected: Option<Schema>,
-    /// The schema after the latest rollback: the next migration's expected.
-    below: Option<Schema>,
 }
 
 type Slot = Arc<Mutex<State>>;
@@ -85,10 +80,24 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let slot: Slot = Arc::new(Mutex::new(State {
         services: Arc::clone(&services),
         url: None,
-        expected: None,
-        below: None,
     }));
-    let early = vec![throwaway::start(&services), lint_action(ctx, &found)];
+    let branch = scope::since_default_branch(ctx.app, &ctx.app.join(&cfg.dir));
+    let all = matches!(ctx.migrate.action, Some(MigrateAction::Check { all: true }));
+    let chosen = match all {
+        true => Scope::All("--all".into()),
+        false => branch.clone(),
+    };
+    let checked: Vec<bool> = found.iter().map(|m| chosen.includes(&m.path)).collect();
+    let linted: Vec<Migration> = found
+        .iter()
+        .zip(&checked)
+        .filter(|(_, c)| **c)
+        .map(|(m, _)| m.clone())
+        .collect();
+    let early = vec![
+        throwaway::start(&services),
+        lint_action(ctx, &linted, &chosen, branch, &found),
+    ];
     let mut late = Vec::new();
     if !ctx.selected.contains(&StepId::Deps) {
         // Run alone, the step fetches the deps the app's commands need.
@@ -97,7 +106,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let database = format!("{}_migrations_check", ctx.project.app);
     late.push(throwaway::ready(&services, vec![database.clone()]));
     late.push(export(&slot, database));
-    late.extend(reversible(ctx.app, cfg, &found, &slot)?);
+    late.push(reversible::check(ctx.app, cfg, &found, checked, &slot)?);
     late.push(throwaway::stop(&services));
     let mut plan = StepPlan::new(StepId::Migrations, &[], early, HINT)
         .then(&[StepId::Deps, StepId::Compile], late)
@@ -142,12 +151,20 @@ fn bad_files(e: anyhow::Error) -> StepPlan {
     )
 }
 
-/// Writes the lint script and runs it over every file, relative to the app
-/// so findings read `priv/repo/migrations/…exs:LINE`.
-fn lint_action(ctx: &Ctx, found: &[Migration]) -> Action {
+/// Writes the lint script and runs it over `linted`, relative to the app
+/// so findings read `priv/repo/migrations/…exs:LINE`. `branch` tells the
+/// migrations that ran in production already: a finding there points at
+/// `[migrate] lint_after`.
+fn lint_action(
+    ctx: &Ctx,
+    linted: &[Migration],
+    chosen: &Scope,
+    branch: Scope,
+    found: &[Migration],
+) -> Action {
     let app = ctx.app.to_path_buf();
     let cfg = &ctx.config.migrate;
-    let rel: Vec<PathBuf> = found
+    let rel: Vec<PathBuf> = linted
         .iter()
         .map(|m| m.path.strip_prefix(&app).unwrap_or(&m.path).to_path_buf())
         .collect();
@@ -167,14 +184,24 @@ fn lint_action(ctx: &Ctx, found: &[Migration]) -> Action {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let describe = format!(
-        "lint {} files in {}: elixir {} FILE…",
+        "lint {} of {} files in {}: elixir {} FILE…",
         rel.len(),
+        found.len(),
         cfg.dir.display(),
         shown.join(" ")
+    );
+    let (scope_line, old) = (
+        format!("checks {}", chosen.describe()),
+        newest_old(found, &branch),
     );
     Action::Native {
         describe,
         run: Box::new(move |ctx| {
+            ctx.log(scope_line);
+            if rel.is_empty() {
+                ctx.log("linted 0 files: no migration to lint");
+                return Ok(());
+            }
             lint::write_script(&app)?;
             let options = lint::Options {
                 postgres: &postgres,
@@ -193,15 +220,37 @@ fn lint_action(ctx: &Ctx, found: &[Migration]) -> Action {
                 ));
             }
             ctx.log(linted);
-            if !report.findings.is_empty() {
-                ctx.hint = Some(LINT_HINT.into());
-                bail!(
-                    "{} unsafe operation(s) in the migrations, listed above",
-                    report.findings.len()
-                );
+            if report.findings.is_empty() {
+                return Ok(());
             }
-            Ok(())
+            let in_production = report
+                .findings
+                .iter()
+                .any(|f| !branch.includes(&app.join(&f.file)));
+            ctx.hint = Some(match (in_production, old) {
+                (true, Some(v)) => format!(
+                    "{LINT_HINT}; a migration at or before the merge base ran in production already: \
+                     set `lint_after = \"{v}\"` under [migrate] in xtask.toml to stop linting those"
+                ),
+                _ => LINT_HINT.into(),
+            });
+            bail!(
+                "{} unsafe operation(s) in the migrations, listed above",
+                report.findings.len()
+            );
         }),
+    }
+}
+
+/// The newest migration at or before the merge base (outside `branch`).
+fn newest_old(found: &[Migration], branch: &Scope) -> Option<i64> {
+    match branch {
+        Scope::All(_) => None,
+        Scope::Since { .. } => found
+            .iter()
+            .filter(|m| !branch.includes(&m.path))
+            .map(|m| m.version)
+            .max(),
     }
 }
 
@@ -250,27 +299,19 @@ mod tests {
     }
 
     #[test]
-    fn newest_first_each_rolled_back_brought_up_again_and_compared() {
+    fn with_ecto_every_migration_is_checked_in_one_session() {
         with_ctx(ECTO, &[(M1, ""), (M2, "")], false, |ctx| {
             let plan = plan(ctx).unwrap();
             assert_eq!(plan.phases[1].needs, [StepId::Deps, StepId::Compile]);
             assert_eq!(plan.all_programs(), ["elixir", "mix"]);
             let got = lines(&plan, ctx.app);
-            assert!(got[1].starts_with("# lint 2 files in priv/repo/migrations: elixir _build/xtask/migration_lint.exs --postgres 16"), "{got:#?}");
-            let from_up = got.iter().position(|l| l == "$ mix ecto.migrate").unwrap();
+            // Not in a git repository: every file is linted and checked.
+            assert!(got[1].starts_with("# lint 2 of 2 files in priv/repo/migrations: elixir _build/xtask/migration_lint.exs --postgres 16"), "{got:#?}");
             assert_eq!(
-                got[from_up..],
+                got[got.len() - 2..],
                 [
-                    "$ mix ecto.migrate",
-                    "# snapshot the schema",
-                    "$ mix ecto.rollback --to 20240201000000",
-                    "# snapshot the schema",
-                    "$ mix ecto.migrate --to 20240201000000",
-                    "# compare the schema with the one before 20240201000000_b.exs went down",
-                    "$ mix ecto.rollback --to 20240101000000",
-                    "# snapshot the schema",
-                    "$ mix ecto.migrate --to 20240101000000",
-                    "# compare the schema with the one before 20240101000000_a.exs went down",
+                    "# check 2 of 2 migrations: up, down, snapshot, up again, in one boot: $ mix run --no-start \
+                     _build/xtask/migration_session.exs Ecto.Migrator priv/repo/migrations",
                     "# stop the services",
                 ]
             );

@@ -1,93 +1,263 @@
-//! The reversibility check of `migrations`: apply everything and snapshot
-//! the schema; then, newest first, roll each migration back, snapshot, bring
-//! it up again and compare with the schema before its rollback.
+//! The reversibility check of `migrations`, oldest first: for each
+//! migration checked, snapshot the schema, bring it up, take it down,
+//! snapshot again, and bring it up once more. After the down of migration
+//! k the schema must be the one recorded before k's up, which puts a
+//! wrong down on the file that has it, never on its neighbours. The
+//! migrations not checked (on the default branch already) go up in one
+//! step each run of them.
+//!
+//! With Ecto (or `[migrate] migrator`), all of it runs in ONE BEAM boot:
+//! a `mix run` session that holds the repo open and takes commands on a
+//! line protocol (`migrations::session`) while the snapshots are read here
+//! through sqlx. With only `[migrate] up`, `up_to` and `rollback`
+//! configured, each move is one of those commands (one boot each).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use url::Url;
 
 use super::{lock, Slot};
 use crate::config::Migrate;
+use crate::exec::Exec;
 use crate::migrations::files::Migration;
-use crate::migrations::{command, db, schema};
-use crate::plan::Action;
+use crate::migrations::schema::{self, Schema};
+use crate::migrations::session::{self, Session};
+use crate::migrations::{command, db};
+use crate::plan::{Action, Cmd};
 
-/// Apply all and snapshot; then, newest first: roll back, snapshot, up
-/// again, compare.
-pub fn reversible(
+/// How the check moves the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Driver {
+    /// One session through this module's `run/4` (`Ecto.Migrator`).
+    Session(String),
+    /// The configured commands, one boot each.
+    Commands {
+        up: Cmd,
+        up_to: Vec<String>,
+        rollback: Vec<String>,
+    },
+}
+
+/// The session when the app uses Ecto's commands or names a migrator;
+/// otherwise its own configured commands.
+pub fn driver(app: &Path, cfg: &Migrate) -> Result<Driver> {
+    if let Some(module) = &cfg.migrator {
+        return Ok(Driver::Session(module.clone()));
+    }
+    if cfg.up == Migrate::default().up {
+        return Ok(Driver::Session("Ecto.Migrator".into()));
+    }
+    Ok(Driver::Commands {
+        up: command("up", &cfg.up, app, None)?,
+        up_to: cfg.up_to.clone(),
+        rollback: cfg.rollback.clone(),
+    })
+}
+
+/// The one action that checks `found[i]` where `checked[i]`.
+pub fn check(
     app: &Path,
     cfg: &Migrate,
     found: &[Migration],
+    checked: Vec<bool>,
     slot: &Slot,
-) -> Result<Vec<Action>> {
+) -> Result<Action> {
+    let driver = driver(app, cfg)?;
+    let count = checked.iter().filter(|c| **c).count();
+    let how = match &driver {
+        Driver::Session(module) => {
+            let cmd = session::command(app, module, &cfg.dir);
+            format!("in one boot: {}", cmd.describe(app).trim_start_matches("# "))
+        }
+        Driver::Commands { up, .. } => format!(
+            "with [migrate] up_to and rollback, one boot each (set [migrate] migrator for one boot in all): {}",
+            up.describe(app)
+        ),
+    };
+    let describe = format!(
+        "check {count} of {} migrations: up, down, snapshot, up again, {how}",
+        found.len()
+    );
+    let (app, dir, found) = (app.to_path_buf(), cfg.dir.clone(), found.to_vec());
     let timeout = Duration::from_secs(cfg.connect_timeout);
-    let up = command("up", &cfg.up, app, None)?
-        .hint("the migrations do not apply to an empty database: fix the one that failed above");
-    let mut actions = vec![Action::Run(up), snapshot(slot, timeout, Keep::Expected)];
-    for m in found.iter().rev() {
-        let file = m.file_name();
-        let down = command("rollback", &cfg.rollback, app, Some(m.version))?.hint(format!(
-            "{file}'s down failed above: fix it so it undoes what its up does"
-        ));
-        let again = command("up_to", &cfg.up_to, app, Some(m.version))?.hint(format!(
-            "{file} did not apply again after its down: its down leaves behind something its up \
-             creates (see the error above); make down undo exactly what up does"
-        ));
-        actions.push(Action::Run(down));
-        actions.push(snapshot(slot, timeout, Keep::Below));
-        actions.push(Action::Run(again));
-        actions.push(compare(slot, timeout, file));
-    }
-    Ok(actions)
-}
-
-/// Which schema a snapshot is kept as.
-#[derive(Clone, Copy)]
-enum Keep {
-    Expected,
-    Below,
-}
-
-fn snapshot(slot: &Slot, timeout: Duration, keep: Keep) -> Action {
     let slot = Arc::clone(slot);
-    Action::Native {
-        describe: "snapshot the schema".into(),
-        run: Box::new(move |_| {
-            let mut state = lock(&slot);
-            let url = state.url.clone().context("the database was not created")?;
-            let schema = db::snapshot(&url, timeout)?;
-            match keep {
-                Keep::Expected => state.expected = Some(schema),
-                Keep::Below => state.below = Some(schema),
-            }
-            Ok(())
-        }),
-    }
-}
-
-/// The schema after down and up again must be the one before the down;
-/// the schema after this down is what the next (older) one must give back.
-fn compare(slot: &Slot, timeout: Duration, file: String) -> Action {
-    let slot = Arc::clone(slot);
-    Action::Native {
-        describe: format!("compare the schema with the one before {file} went down"),
+    Ok(Action::Native {
+        describe,
         run: Box::new(move |ctx| {
-            let mut state = lock(&slot);
-            let url = state.url.clone().context("the database was not created")?;
-            let now = db::snapshot(&url, timeout)?;
-            let before = state.expected.take().context("no schema was kept")?;
-            let lines = schema::diff(&before, &now);
-            if !lines.is_empty() {
-                ctx.hint = Some(format!(
-                    "make {file}'s down undo exactly what its up does: `-` is the schema before its down, `+` after down and up again"
-                ));
-                bail!("{file} is not reversible: after its down and up again the schema differs:\n  {}", lines.join("\n  "));
-            }
-            ctx.log(format!("{file}: reversible"));
-            state.expected = state.below.take();
-            Ok(())
+            let url = lock(&slot)
+                .url
+                .clone()
+                .context("the database was not created")?;
+            let mut mover = Mover::start(ctx, &app, &dir, driver)?;
+            let result = walk(ctx, &mut mover, &found, &checked, &Snap { url, timeout });
+            mover.finish();
+            result
         }),
+    })
+}
+
+struct Snap {
+    url: Url,
+    timeout: Duration,
+}
+
+impl Snap {
+    fn take(&self) -> Result<Schema> {
+        db::snapshot(&self.url, self.timeout)
+    }
+}
+
+/// Oldest first: the unchecked ones up in one step, each checked one up,
+/// down, up again, with the schema compared.
+fn walk(
+    ctx: &mut Exec,
+    m: &mut Mover,
+    found: &[Migration],
+    checked: &[bool],
+    snap: &Snap,
+) -> Result<()> {
+    let mut before = snap.take()?;
+    let mut unchecked = None;
+    for (mig, &check) in found.iter().zip(checked) {
+        if !check {
+            unchecked = Some(mig.version);
+            continue;
+        }
+        if let Some(v) = unchecked.take() {
+            m.up(ctx, Some(v))
+                .map_err(|e| hinted(ctx, e, UP_HINT.into()))?;
+            before = snap.take()?;
+        }
+        let (file, v) = (mig.file_name(), mig.version);
+        m.up(ctx, Some(v))
+            .map_err(|e| hinted(ctx, e, UP_HINT.into()))?;
+        m.down(ctx, v).map_err(|e| {
+            hinted(
+                ctx,
+                e,
+                format!("{file}'s down failed above: fix it so it undoes what its up does"),
+            )
+        })?;
+        let down = snap.take()?;
+        // A down that leaves something behind is named before an up again trips on it.
+        let lines = schema::diff(&before, &down);
+        if !lines.is_empty() && !schema::only_validated(&before, &down) {
+            return Err(irreversible(ctx, &file, &lines));
+        }
+        m.up(ctx, Some(v)).map_err(|e| {
+            let why = format!(
+                "{file} did not apply again after its down: make down undo exactly what up does"
+            );
+            hinted(ctx, e, why)
+        })?;
+        let after = snap.take()?;
+        judge(ctx, &file, &before, &down, &after)?;
+        before = after;
+    }
+    if unchecked.is_some() {
+        m.up(ctx, None)
+            .map_err(|e| hinted(ctx, e, UP_HINT.into()))?;
+    }
+    Ok(())
+}
+
+const UP_HINT: &str =
+    "the migrations do not apply to an empty database: fix the one that failed above";
+
+fn hinted(ctx: &mut Exec, e: anyhow::Error, hint: String) -> anyhow::Error {
+    ctx.hint = Some(hint);
+    e
+}
+
+/// After its down, the schema must be the one before its up. A migration
+/// whose only effect is to validate constraints (`VALIDATE CONSTRAINT`
+/// with an empty down, as ecto_sql's safe-migrations guide pairs it with
+/// a `validate: false` foreign key) passes: no down can make a constraint
+/// NOT VALID again.
+fn judge(ctx: &mut Exec, file: &str, before: &Schema, down: &Schema, after: &Schema) -> Result<()> {
+    let lines = schema::diff(before, down);
+    if lines.is_empty() {
+        ctx.log(format!("{file}: reversible"));
+        return Ok(());
+    }
+    if down == after && schema::only_validated(before, after) {
+        ctx.log(format!(
+            "{file}: reversible (it only validates constraints, which no down undoes)"
+        ));
+        return Ok(());
+    }
+    Err(irreversible(ctx, file, &lines))
+}
+
+fn irreversible(ctx: &mut Exec, file: &str, lines: &[String]) -> anyhow::Error {
+    ctx.hint = Some(format!(
+        "make {file}'s down undo exactly what its up does: `-` is the schema before its up, `+` after its down"
+    ));
+    anyhow::anyhow!(
+        "{file} is not reversible: after its down the schema differs from the one before its up:\n  {}",
+        lines.join("\n  ")
+    )
+}
+
+/// The session, or the configured commands.
+enum Mover {
+    Session(Session),
+    Commands {
+        app: PathBuf,
+        up: Cmd,
+        up_to: Vec<String>,
+        rollback: Vec<String>,
+    },
+}
+
+impl Mover {
+    fn start(ctx: &mut Exec, app: &Path, dir: &Path, driver: Driver) -> Result<Mover> {
+        Ok(match driver {
+            Driver::Session(module) => {
+                session::write_script(app)?;
+                Mover::Session(Session::start(ctx, &session::command(app, &module, dir))?)
+            }
+            Driver::Commands {
+                up,
+                up_to,
+                rollback,
+            } => Mover::Commands {
+                app: app.to_path_buf(),
+                up,
+                up_to,
+                rollback,
+            },
+        })
+    }
+
+    /// Every pending migration (None), or those up to `version`.
+    fn up(&mut self, ctx: &mut Exec, version: Option<i64>) -> Result<()> {
+        match (self, version) {
+            (Mover::Session(s), None) => s.send(ctx, "up all").map(drop),
+            (Mover::Session(s), Some(v)) => s.send(ctx, &format!("up {v}")).map(drop),
+            (Mover::Commands { up, .. }, None) => ctx.run(up),
+            (Mover::Commands { app, up_to, .. }, Some(v)) => {
+                ctx.run(&command("up_to", up_to, app, Some(v))?)
+            }
+        }
+    }
+
+    /// Every migration from the newest down to `version`, itself included.
+    fn down(&mut self, ctx: &mut Exec, version: i64) -> Result<()> {
+        match self {
+            Mover::Session(s) => s.send(ctx, &format!("down {version}")).map(drop),
+            Mover::Commands { app, rollback, .. } => {
+                ctx.run(&command("rollback", rollback, app, Some(version))?)
+            }
+        }
+    }
+
+    fn finish(self) {
+        if let Mover::Session(s) = self {
+            s.quit();
+        }
     }
 }
