@@ -120,7 +120,9 @@ fn default_branch(app: &Path) -> Option<String> {
 fn merge_base(app: &Path, branch: &str) -> Option<String> {
     let base = git(app, &["merge-base", "HEAD", branch])?;
     let head = git(app, &["rev-parse", "HEAD"])?;
-    if base != head {
+    let current = git(app, &["symbolic-ref", "--short", "-q", "HEAD"]);
+    let on_default = current.as_deref() == Some(branch.trim_start_matches("origin/"));
+    if base != head || !on_default {
         return Some(base);
     }
     git(app, &["rev-parse", "--verify", "-q", "HEAD^"])
@@ -192,7 +194,15 @@ mod tests {
             on_main.includes(&dir.join("3_c.exs")) && !on_main.includes(&dir.join("1_a.exs")),
             "{on_main:?}"
         );
-        sh(&root, "git checkout -q -b feature && touch app/priv/repo/migrations/4_d.exs && git add . && git commit -qm three");
+        // A new branch with nothing committed yet: what is not committed.
+        sh(&root, "git checkout -q -b feature");
+        assert!(
+            matches!(since_default_branch(&app, &dir), Scope::Since { changed, .. } if changed.is_empty())
+        );
+        sh(
+            &root,
+            "touch app/priv/repo/migrations/4_d.exs && git add . && git commit -qm three",
+        );
         sh(
             &root,
             "echo x >> app/priv/repo/migrations/2_b.exs && touch app/priv/repo/migrations/5_e.exs",

@@ -31,7 +31,7 @@ use crate::ids::StepId;
 use crate::migrations::files::{self, Migration};
 use crate::migrations::lint;
 use crate::migrations::scope::{self, Scope};
-use crate::plan::{Action, Cmd, StepPlan};
+use crate::plan::{Action, StepPlan};
 use crate::services;
 
 mod reversible;
@@ -100,8 +100,9 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     ];
     let mut late = Vec::new();
     if !ctx.selected.contains(&StepId::Deps) {
-        // Run alone, the step fetches the deps the app's commands need.
-        late.push(Action::Run(Cmd::mix(ctx.app, &["deps.get"])));
+        // Run alone, the step fetches the deps the app's commands need,
+        // unless they are in sync (no BEAM boot for nothing).
+        late.extend(super::deps::fetch(ctx));
     }
     let database = format!("{}_migrations_check", ctx.project.app);
     late.push(throwaway::ready(&services, vec![database.clone()]));

@@ -91,9 +91,23 @@ pub fn check(
                 .url
                 .clone()
                 .context("the database was not created")?;
+            let started = std::time::Instant::now();
             let mut mover = Mover::start(ctx, &app, &dir, driver)?;
-            let result = walk(ctx, &mut mover, &found, &checked, &Snap { url, timeout });
+            let booted = started.elapsed();
+            let snap = Snap {
+                url,
+                timeout,
+                taken: Default::default(),
+            };
+            let result = walk(ctx, &mut mover, &found, &checked, &snap);
             mover.finish();
+            let (n, spent) = snap.taken.get();
+            ctx.log(format!(
+                "{:.1} s in all: {:.1} s to boot, {n} snapshots in {:.1} s, the rest migrating",
+                started.elapsed().as_secs_f64(),
+                booted.as_secs_f64(),
+                spent.as_secs_f64()
+            ));
             result
         }),
     })
@@ -102,11 +116,17 @@ pub fn check(
 struct Snap {
     url: Url,
     timeout: Duration,
+    /// Snapshots taken and the time they took, for the step's log.
+    taken: std::cell::Cell<(u32, Duration)>,
 }
 
 impl Snap {
     fn take(&self) -> Result<Schema> {
-        db::snapshot(&self.url, self.timeout)
+        let started = std::time::Instant::now();
+        let schema = db::snapshot(&self.url, self.timeout);
+        let (n, spent) = self.taken.get();
+        self.taken.set((n + 1, spent + started.elapsed()));
+        schema
     }
 }
 
