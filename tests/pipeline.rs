@@ -68,7 +68,19 @@ fn dry_run_lists_the_exact_commands_in_order() {
         .env("DOCKER_HOST", "unix:///nonexistent.sock")
         .run();
     assert_eq!(done.code, Some(0), "{}", done.all());
-    let plan = done.stdout;
+    // How many migrations are linted and checked depends on what this
+    // checkout changed since the merge base with the default branch.
+    let plan: String = done
+        .stdout
+        .lines()
+        .map(|l| match l.find(" of 3 ") {
+            Some(i) if l.starts_with("  # lint ") || l.starts_with("  # check ") => {
+                let head = l[..i].trim_end_matches(|c: char| c.is_ascii_digit());
+                format!("{head}N{}\n", &l[i..])
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
     let want = r#"deps:
   $ mix deps.get  [unless deps in sync]
   # record mix.exs and mix.lock in deps/.xtask-deps-get
@@ -112,24 +124,11 @@ test:
 migrations:
   # check: migration services: docker answers
   # start postgres (phx-xtask-local/postgres:15) and redis (phx-xtask-local/redis:7) containers
-  # lint 3 files in priv/repo/migrations: elixir _build/xtask/migration_lint.exs --postgres 16 FILE…
+  # lint N of 3 files in priv/repo/migrations: elixir _build/xtask/migration_lint.exs --postgres 16 FILE…
   # then, after deps, compile:
   # wait until postgres answers `SELECT 1` and redis `PING`; create demo_migrations_check
   # export DATABASE_URL (demo_migrations_check) and REDIS_URL
-  $ mix run --no-start -e 'Demo.Release.migrate()'
-  # snapshot the schema
-  $ mix run --no-start -e 'Demo.Release.rollback(Demo.Repo, 20250301120200)'
-  # snapshot the schema
-  $ mix run --no-start -e 'Demo.Release.migrate_to(20250301120200)'
-  # compare the schema with the one before 20250301120200_add_products_slug.exs went down
-  $ mix run --no-start -e 'Demo.Release.rollback(Demo.Repo, 20250301120100)'
-  # snapshot the schema
-  $ mix run --no-start -e 'Demo.Release.migrate_to(20250301120100)'
-  # compare the schema with the one before 20250301120100_add_products_sku_index.exs went down
-  $ mix run --no-start -e 'Demo.Release.rollback(Demo.Repo, 20250301120000)'
-  # snapshot the schema
-  $ mix run --no-start -e 'Demo.Release.migrate_to(20250301120000)'
-  # compare the schema with the one before 20250301120000_create_products.exs went down
+  # check N of 3 migrations: up, down, snapshot, up again, in one boot: $ mix run --no-start _build/xtask/migration_session.exs Demo.EctoMigrator priv/repo/migrations
   # stop the services
 "#;
     assert_eq!(plan, want);
