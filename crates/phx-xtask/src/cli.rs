@@ -110,6 +110,16 @@ pub enum Command {
     /// Run `mix test` with Postgres and Redis started for it (at once, while
     /// the test build compiles), in partitions if asked, then report coverage.
     Test(TestArgs),
+    /// Merge the results of a suite split over CI machines (`test
+    /// --partition K/N` on each): prove every leg and test file ran once,
+    /// merge coverage (threshold on the union, cover/lcov.info) and JUnit,
+    /// and write the timings the next split balances by.
+    Merge {
+        /// The legs' `_build/xtask/shard-K-of-N` directories (or
+        /// directories holding them), as downloaded.
+        #[arg(value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
     /// Start Postgres and Redis for development (`up`), remove this
     /// project's containers (`down`), or list them (`status`).
     Services {
@@ -294,9 +304,21 @@ pub struct TestArgs {
     /// with its own database and Redis DB (default: [test] partitions).
     #[arg(long, value_name = "N", conflicts_with = "partition")]
     pub partitions: Option<u32>,
-    /// Run only partition K of N, to split the suite across CI machines.
+    /// Run leg K of N of the suite, one leg per CI machine: its share of
+    /// the test files, balanced by time, with its results in
+    /// `_build/xtask/shard-K-of-N/` for `cargo xtask merge` (default: the
+    /// engine's CI_NODE_INDEX/TOTAL, BUILDKITE_PARALLEL_JOB/_COUNT or
+    /// CIRCLE_NODE_INDEX/TOTAL).
     #[arg(long, value_name = "K/N", value_parser = parse_partition)]
     pub partition: Option<Partition>,
+    /// The per-file durations the split balances by (default: the file the
+    /// last `cargo xtask merge` wrote, `_build/xtask/test-timings.json`; a
+    /// missing file splits by file alone).
+    #[arg(long, value_name = "FILE")]
+    pub timings: Option<PathBuf>,
+    /// Where the partition came from, when an engine's variables said.
+    #[arg(skip)]
+    pub partition_from: Option<String>,
     /// Run only the tests with this tag (repeatable), as ExUnit's --only.
     #[arg(long, value_name = "TAG")]
     pub only: Vec<String>,

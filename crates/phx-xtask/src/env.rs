@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Every variable we act on. Children still inherit the real environment.
-pub const READ: [&str; 44] = [
+pub const READ: [&str; 50] = [
     "PATH",
     "HOME",
     "TMPDIR",
@@ -45,6 +45,13 @@ pub const READ: [&str; 44] = [
     "MIX_ARCHIVES",
     "MIX_XDG",
     "XDG_DATA_HOME",
+    // Which leg of a CI matrix this is (engines.rs).
+    "CI_NODE_INDEX",
+    "CI_NODE_TOTAL",
+    "BUILDKITE_PARALLEL_JOB",
+    "BUILDKITE_PARALLEL_JOB_COUNT",
+    "CIRCLE_NODE_INDEX",
+    "CIRCLE_NODE_TOTAL",
     // What changes the tree `npm ci` installs (the npm-ci stamp records them).
     "NODE_ENV",
     "npm_config_omit",

@@ -80,6 +80,21 @@ impl MixProject {
         Some(rest[..rest.find('"')?].to_string())
     }
 
+    /// A list of string literals (`test_paths: ["test", "spec"]`).
+    pub fn list_option(&self, key: &str) -> Option<Vec<String>> {
+        let i = self.mix_exs.find(&format!("{key}:"))?;
+        let rest = self.mix_exs[i + key.len() + 1..]
+            .trim_start()
+            .strip_prefix('[')?;
+        let inner = &rest[..rest.find(']')?];
+        let items: Vec<String> = inner
+            .split(',')
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        Some(items)
+    }
+
     /// dialyxir's `plt_file: {:no_warn, "path"}` (or the bare string form).
     pub fn plt_file(&self) -> Option<String> {
         let i = self.mix_exs.find("plt_file:")?;

@@ -20,7 +20,7 @@ use crate::plan::StepPlan;
 use crate::run::{Exit, Mode, Run, Verbosity};
 use crate::runner::{self, Opts};
 use crate::steps::{self, Ctx, Step};
-use crate::{deploy, doctor, init, last_run, migrate, proc, redact, render, services};
+use crate::{deploy, doctor, init, last_run, merge, migrate, proc, redact, render, services};
 
 /// `main` with the guards around it: signal handling, panics (redacted,
 /// and every child and container still stopped), and the exit code.
@@ -73,6 +73,17 @@ pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
     }
     if let Command::Deploy(args) = &cli.command {
         return deploy::run(args, &run, &app, &project);
+    }
+    if let Command::Merge { dirs } = &cli.command {
+        let Some(plan) = merge::prepare(dirs, &run, &app, &project)? else {
+            return Ok(Exit::Failed);
+        };
+        if run.dry_run {
+            print_plan(std::slice::from_ref(&plan), &app);
+            return Ok(Exit::Passed);
+        }
+        let plans = check(&run, vec![plan], false)?;
+        return execute(&run, plans, app, false);
     }
     if let Command::Migrate(args) = &cli.command {
         if !matches!(args.action, Some(MigrateAction::Check { .. })) {

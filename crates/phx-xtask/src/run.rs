@@ -92,7 +92,7 @@ impl Run {
         let named = loaded.config.deploy.values().flat_map(|d| d.env.clone());
         let env = env.with_named(named.collect::<Vec<_>>());
         let test = match &cli.command {
-            Command::Test(args) => args.clone(),
+            Command::Test(args) => from_engine(args.clone(), &env)?,
             _ => TestArgs::default(),
         };
         let image = match &cli.command {
@@ -173,6 +173,18 @@ fn mode(output: Output, env: &Env) -> Mode {
 }
 
 /// The steps a command runs, in `ci` order, each once.
+/// `test` without `--partition` or `--partitions` inside a CI engine's
+/// parallel job runs that job's leg.
+fn from_engine(mut args: TestArgs, env: &Env) -> Result<TestArgs> {
+    if args.partition.is_none() && args.partitions.is_none() {
+        if let Some((p, from)) = crate::engines::partition(env)? {
+            args.partition = Some(p);
+            args.partition_from = Some(from);
+        }
+    }
+    Ok(args)
+}
+
 fn selected(
     command: &Command,
     config: &Config,

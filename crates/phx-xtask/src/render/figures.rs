@@ -38,6 +38,9 @@ impl Figures {
                 ("compile_connected", n) => format!("{n} compile-connected"),
                 ("html_skipped", n) if n.as_u64() == Some(1) => "1 HTML page skipped".into(),
                 ("html_skipped", n) => format!("{n} HTML pages skipped"),
+                ("first test", v) => format!("first test after {v} s"),
+                ("balance", v) => format!("balance {v}"),
+                ("slowest leg", Value::String(s)) => format!("slowest leg {s}"),
                 ("outputs", Value::Object(o)) => o
                     .iter()
                     .map(|(f, b)| format!("{} {}", short(f), bytes(b)))
@@ -59,6 +62,7 @@ pub fn of(o: &Outcome) -> Figures {
     let log: Vec<&str> = o.log.iter().map(String::as_str).collect();
     match o.id {
         StepId::Test => test(&log),
+        StepId::Custom("merge") => merge(&log),
         StepId::Dialyzer => dialyzer(&log),
         StepId::Credo => credo(&log),
         StepId::Sobelow => sobelow(&log),
@@ -140,6 +144,48 @@ fn test(log: &[&str]) -> Figures {
         .sum();
     if skipped > 0 {
         f.push("html_skipped", skipped);
+    }
+    if let Some(secs) = first_test(log) {
+        f.push("first test", secs);
+    }
+    f
+}
+
+/// A leg's time before its first test (`leg 2/3: … first test after 7.9 s`).
+fn first_test(log: &[&str]) -> Option<f64> {
+    log.iter().find_map(|l| {
+        let rest = strip(l).strip_prefix("leg ")?;
+        rest.split_once("; first test after ")?
+            .1
+            .strip_suffix(" s")?
+            .parse()
+            .ok()
+    })
+}
+
+/// `merged 3 legs: 27 tests, 1 failures, 0 skipped; slowest leg 2/3 4.1 s,
+/// balance 1.12`, and the union's coverage.
+fn merge(log: &[&str]) -> Figures {
+    let mut f = Figures::default();
+    let Some(line) = log.iter().find_map(|l| strip(l).strip_prefix("merged ")) else {
+        return f;
+    };
+    let (counts, slow) = line.split_once("; slowest leg ").unwrap_or((line, ""));
+    for part in counts.split(": ").nth(1).unwrap_or("").split(", ") {
+        if let Some((n, k)) = part
+            .split_once(' ')
+            .and_then(|(n, k)| Some((n.parse::<u64>().ok()?, k)))
+        {
+            f.push(k, n);
+        }
+    }
+    let cover = test(log).0.into_iter();
+    f.0.extend(cover.filter(|(k, _)| k == "coverage" || k == "html_skipped"));
+    if let Some((leg, b)) = slow.split_once(", balance ") {
+        f.push("slowest leg", leg);
+        if let Ok(b) = b.parse::<f64>() {
+            f.push("balance", b);
+        }
     }
     f
 }
@@ -321,6 +367,22 @@ mod tests {
             log: log.lines().map(String::from).collect(),
             facts: Default::default(),
         })
+    }
+
+    #[test]
+    fn a_leg_reports_its_time_before_the_first_test_and_the_merge_its_balance() {
+        let leg = fig(StepId::Test, "12 tests, 0 failures\nleg 2/3: 4 files, split 0a, timings none; first test after 7.9 s");
+        assert_eq!(leg.text(), "12 tests, 0 failures, first test after 7.9 s");
+        let log = "coverage: 88.10% (threshold 75% from mix.exs test_coverage)\nmerged 3 legs: 27 tests, 1 failures, 0 skipped; slowest leg 2/3 4.1 s, balance 1.12";
+        let m = fig(StepId::Custom("merge"), log);
+        assert_eq!(
+            m.json(),
+            json!({"tests": 27, "failures": 1, "skipped": 0, "coverage": 88.1, "slowest leg": "2/3 4.1 s", "balance": 1.12})
+        );
+        assert_eq!(
+            m.text(),
+            "27 tests, 1 failure, 0 skipped, coverage 88.1%, slowest leg 2/3 4.1 s, balance 1.12"
+        );
     }
 
     #[test]

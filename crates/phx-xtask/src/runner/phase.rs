@@ -68,9 +68,15 @@ pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> 
                 break;
             }
             match (a, first.is_ok()) {
-                (Action::Always(inner), _) => {
+                // An `Always` action's own error fails the phase when
+                // nothing failed before it (a leg whose results could not be
+                // written must not pass); after a failure it is only logged.
+                (Action::Always(inner), ok) => {
                     if let Err(e) = act(&mut ctx, *inner) {
-                        ctx.log(format!("error: {e:#}"));
+                        match ok {
+                            true => first = Err(e),
+                            false => ctx.log(format!("error: {e:#}")),
+                        }
                     }
                 }
                 (a, true) => first = act(&mut ctx, a),

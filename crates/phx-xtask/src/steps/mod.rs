@@ -6,7 +6,7 @@ mod assets;
 mod audit;
 mod compile;
 pub mod ctx;
-mod deps;
+pub(crate) mod deps;
 mod dialyzer;
 mod docs;
 mod format;
@@ -14,7 +14,7 @@ mod gettext;
 mod image;
 mod lint;
 mod migrations;
-mod test;
+pub(crate) mod test;
 mod throwaway;
 mod xref;
 

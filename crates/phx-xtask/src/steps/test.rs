@@ -20,7 +20,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::ctx::Ctx;
 use super::deps;
@@ -31,9 +31,12 @@ use crate::plan::{Action, Cmd, StepPlan};
 use crate::services;
 use layout::{export_name, layout, Layout};
 
-mod cover;
+pub(crate) mod cases;
+pub(crate) mod cover;
 mod junit;
 mod layout;
+pub(crate) mod shard;
+pub(crate) mod split;
 
 const HINT: &str = "make the failing tests above pass; rerun one partition with \
                     `cargo xtask test --partition K/N`, or only the failures with `--failed`";
@@ -51,7 +54,16 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         layout.count(),
     )?;
     let runs = layout.runs(&settings.database);
-    let cmds = commands(ctx, layout, &settings, &runs);
+    let leg = match layout {
+        Layout::One(p) => Some(shard::plan(ctx, p)?),
+        _ if args.timings.is_some() => {
+            bail!("--timings balances the legs of a split suite: use it with --partition K/N")
+        }
+        _ => None,
+    };
+    // A leg always writes JUnit: the merge reads its tests from it.
+    let junit = !cfg.junit.is_empty() || leg.is_some();
+    let cmds = commands(ctx, layout, &settings, &runs, leg.as_ref());
     let slot = throwaway::slot(&ctx.services, settings);
 
     let mut late = Vec::new();
@@ -73,11 +85,19 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     if cfg.cover {
         late.push(cover::clean_coverdata(ctx.app));
     }
-    if !cfg.junit.is_empty() {
+    if leg.is_some() {
+        late.push(shard::clear(ctx.app));
+    }
+    if junit {
         late.extend(junit::prepare(ctx.app));
     }
     let (needs, suite) = build_and_run(ctx, layout, cmds);
     late.extend(suite);
+    if let Some(leg) = &leg {
+        let k = leg.part.k;
+        let export = Path::new("cover").join(format!("{}.coverdata", export_name(layout, k)));
+        late.push(shard::write(ctx, leg, junit::partial(k), export));
+    }
     if !cfg.junit.is_empty() {
         late.push(Action::Always(Box::new(junit::merge(
             ctx.app,
@@ -85,7 +105,9 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
             ctx.app.join(&cfg.junit),
         ))));
     }
-    if cfg.cover {
+    // A leg's coverage counts only in the union: `cargo xtask merge`
+    // reports and checks it.
+    if cfg.cover && leg.is_none() {
         late.extend(cover::actions(ctx, args, layout, &runs));
     }
     late.push(throwaway::stop(&slot));
@@ -103,14 +125,23 @@ fn commands(
     layout: Layout,
     settings: &services::Settings,
     runs: &[(u32, u32, String)],
+    leg: Option<&shard::Plan>,
 ) -> Vec<Cmd> {
     let (args, cfg) = (ctx.test, &ctx.config.test);
     runs.iter()
         .map(|(k, n, db)| {
-            let cmd = mix_test(ctx.app, args, cfg.cover, layout, *k, *n);
-            let cmd = match cfg.junit.is_empty() {
+            let files = leg.map_or(&[][..], |l| l.files());
+            let cmd = mix_test(ctx.app, args, cfg.cover, layout, (*k, *n), files);
+            let cmd = match cfg.junit.is_empty() && leg.is_none() {
                 true => cmd,
                 false => junit::add(cmd, *k, ctx.env.get("ELIXIR_ERL_OPTIONS")),
+            };
+            let cmd = match leg {
+                Some(_) => {
+                    let (var, path) = shard::clock_env();
+                    cmd.env(var, path)
+                }
+                None => cmd,
             };
             match layout {
                 // Each partition gets its own URLs on its command; an
@@ -202,8 +233,18 @@ fn export(slot: &Slot, layout: Layout, runs: &[(u32, u32, String)]) -> Action {
 }
 
 /// `MIX_ENV=test [MIX_TEST_PARTITION=K] mix test [--cover --export-coverage
-/// NAME] [--partitions N] [--only T] [--exclude T] [--failed] [EXTRA…]`.
-fn mix_test(app: &Path, args: &TestArgs, cover: bool, layout: Layout, k: u32, n: u32) -> Cmd {
+/// NAME] [--partitions N] [--only T] [--exclude T] [--failed] [EXTRA…]
+/// [FILES…]`: a leg of a split suite (`--partition`) names its files and
+/// leaves ExUnit's own `--partitions` out; MIX_TEST_PARTITION still names
+/// its database, as Phoenix's config/test.exs expects.
+fn mix_test(
+    app: &Path,
+    args: &TestArgs,
+    cover: bool,
+    layout: Layout,
+    (k, n): (u32, u32),
+    files: &[String],
+) -> Cmd {
     let mut cmd = Cmd::mix(app, &["test"]).env("MIX_ENV", "test");
     if layout != Layout::Whole {
         cmd = cmd.env("MIX_TEST_PARTITION", k.to_string());
@@ -211,7 +252,7 @@ fn mix_test(app: &Path, args: &TestArgs, cover: bool, layout: Layout, k: u32, n:
     if cover {
         cmd = cmd.args(["--cover", "--export-coverage", &export_name(layout, k)]);
     }
-    if layout != Layout::Whole {
+    if let Layout::All(_) = layout {
         cmd = cmd.args(["--partitions", &n.to_string()]);
     }
     for tag in &args.only {
@@ -224,6 +265,7 @@ fn mix_test(app: &Path, args: &TestArgs, cover: bool, layout: Layout, k: u32, n:
         cmd = cmd.arg("--failed");
     }
     cmd.args(args.extra.iter().cloned())
+        .args(files.iter().cloned())
 }
 
 #[cfg(test)]
@@ -240,14 +282,20 @@ mod tests {
             extra: vec!["--seed".into(), "0".into()],
             ..TestArgs::default()
         };
-        let whole = mix_test(app, &args, true, Layout::Whole, 0, 1).describe(app);
+        let whole = mix_test(app, &args, true, Layout::Whole, (0, 1), &[]).describe(app);
         assert_eq!(
             whole,
             "$ MIX_ENV=test mix test --cover --export-coverage suite --only slow --exclude flaky --failed --seed 0"
         );
-        let part = mix_test(app, &TestArgs::default(), true, Layout::All(2), 2, 2).describe(app);
+        let part =
+            mix_test(app, &TestArgs::default(), true, Layout::All(2), (2, 2), &[]).describe(app);
         assert_eq!(part, "$ MIX_ENV=test MIX_TEST_PARTITION=2 mix test --cover --export-coverage partition-2 --partitions 2");
-        let nocover = mix_test(app, &TestArgs::default(), false, Layout::Whole, 0, 1).describe(app);
+        let one = Layout::One(crate::cli::Partition { k: 2, n: 3 });
+        let files = ["test/b_test.exs".to_string(), "test/e_test.exs".to_string()];
+        let leg = mix_test(app, &TestArgs::default(), true, one, (2, 3), &files).describe(app);
+        assert_eq!(leg, "$ MIX_ENV=test MIX_TEST_PARTITION=2 mix test --cover --export-coverage partition-2 test/b_test.exs test/e_test.exs");
+        let nocover =
+            mix_test(app, &TestArgs::default(), false, Layout::Whole, (0, 1), &[]).describe(app);
         assert_eq!(nocover, "$ MIX_ENV=test mix test");
     }
 

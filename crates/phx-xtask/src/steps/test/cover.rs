@@ -48,6 +48,16 @@ pub fn actions(
     layout: Layout,
     runs: &[(u32, u32, String)],
 ) -> Vec<Action> {
+    let exports: Vec<String> = runs
+        .iter()
+        .map(|(k, _, _)| export_name(layout, *k))
+        .collect();
+    script_actions(ctx, &exports, partial_run(args, layout))
+}
+
+/// Writes the script and runs it on `cover/<export>.coverdata` for each
+/// export: the test step's own, or the legs' that `merge` gathered.
+pub fn script_actions(ctx: &Ctx, exports: &[String], partial: Option<String>) -> Vec<Action> {
     let script = ctx.app.join(SCRIPT);
     let write = Action::Native {
         describe: format!(
@@ -61,16 +71,11 @@ pub fn actions(
                 .with_context(|| format!("write {}", script.display()))
         }),
     };
-    let exports: Vec<String> = runs
-        .iter()
-        .map(|(k, _, _)| export_name(layout, *k))
-        .collect();
-    let mut report = report(ctx.app, &exports);
+    let mut report = report(ctx.app, exports);
     let threshold = ctx.config.test.coverage_threshold;
     if let Some(t) = threshold {
         report = report.env("XTASK_COVERAGE_THRESHOLD", t.to_string());
     }
-    let partial = partial_run(args, layout);
     if let Some(why) = &partial {
         report = report.env("XTASK_COVERAGE_REPORT_ONLY", why.clone());
     }

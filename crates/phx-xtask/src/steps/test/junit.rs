@@ -24,7 +24,7 @@ fn ebin() -> PathBuf {
         .join(format!("junit-{:08x}", fnv(SOURCE.as_bytes()) as u32))
 }
 
-fn partial(k: u32) -> PathBuf {
+pub fn partial(k: u32) -> PathBuf {
     Path::new("_build")
         .join("xtask")
         .join(format!("junit-{k}.xml"))

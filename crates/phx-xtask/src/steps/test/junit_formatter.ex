@@ -14,8 +14,15 @@ defmodule PhxXtask.JUnitFormatter do
     {:noreply, %{state | tests: [test | state.tests]}}
   end
 
+  # A leg of a split suite reports when its first test started and when
+  # the suite ended (wall clock, ms), for its time before the first test.
+  def handle_cast({:test_started, _test}, state) do
+    {:noreply, Map.put_new(state, :first_test, System.os_time(:millisecond))}
+  end
+
   def handle_cast({:suite_finished, _times}, state) do
     write(Enum.reverse(state.tests))
+    write_clock(state[:first_test])
     {:noreply, state}
   end
 
@@ -29,6 +36,12 @@ defmodule PhxXtask.JUnitFormatter do
       path ->
         File.mkdir_p!(Path.dirname(path))
         File.write!(path, xml(tests))
+    end
+  end
+
+  defp write_clock(first) do
+    with path when is_binary(path) <- System.get_env("XTASK_LEG_CLOCK") do
+      File.write!(path, "#{first || ""} #{System.os_time(:millisecond)}\n")
     end
   end
 
