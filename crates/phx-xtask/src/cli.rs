@@ -143,6 +143,10 @@ pub enum Command {
         /// `ci` in this app dir, and the tests with `mix test --failed`.
         #[arg(long)]
         failed: bool,
+        /// Leave this step out (repeatable): `ci --skip test` is the checks
+        /// job of a workflow that runs the tests as a matrix of legs.
+        #[arg(long, value_name = "STEP")]
+        skip: Vec<String>,
     },
     /// Check this machine against the pins in xtask.toml: each tool's version,
     /// the docker daemon, disk space for images, and the app dir.
@@ -179,6 +183,10 @@ pub struct InitArgs {
     /// Depend on this crates.io version of phx-xtask.
     #[arg(long, value_name = "V")]
     pub version: Option<String>,
+    /// Write a workflow that runs the suite as N legs on N machines (a
+    /// checks job, a test matrix, and `cargo xtask merge`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=256))]
+    pub legs: Option<u32>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

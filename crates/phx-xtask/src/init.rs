@@ -15,10 +15,10 @@ use crate::run::{Exit, Run};
 use dependency::Source;
 
 mod dependency;
+mod workflow;
 
 const FLAKE: &str = include_str!("../templates/flake.nix");
 const ENVRC: &str = include_str!("../templates/envrc");
-const WORKFLOW: &str = include_str!("../templates/ci.yml");
 
 pub fn run(args: &InitArgs, run: &Run) -> Result<Exit> {
     let repo = match &args.repo {
@@ -27,7 +27,7 @@ pub fn run(args: &InitArgs, run: &Run) -> Result<Exit> {
     };
     let app = find_app(&repo)?;
     let source = dependency::choose(args, &run.env);
-    let files = files(&repo, &app, &source, run)?;
+    let files = files(&repo, &app, &source, run, args.legs)?;
     let taken: Vec<String> = files
         .iter()
         .filter(|(p, _)| p.exists())
@@ -172,7 +172,13 @@ fn find_app(repo: &Path) -> Result<PathBuf> {
     }
 }
 
-fn files(repo: &Path, app: &Path, source: &Source, run: &Run) -> Result<Vec<(PathBuf, String)>> {
+fn files(
+    repo: &Path,
+    app: &Path,
+    source: &Source,
+    run: &Run,
+    legs: Option<u32>,
+) -> Result<Vec<(PathBuf, String)>> {
     let pins = pins(&repo.join(app), run);
     let app_dir = app.display().to_string();
     let prefix = if app_dir == "." {
@@ -192,9 +198,7 @@ fn files(repo: &Path, app: &Path, source: &Source, run: &Run) -> Result<Vec<(Pat
         (repo.join(".envrc"), ENVRC.to_string()),
         (
             repo.join(".github/workflows/ci.yml"),
-            WORKFLOW
-                .replace("{{app}}", &prefix)
-                .replace("{{plt_dir}}", &plt_dir(&repo.join(app))),
+            workflow::text(&prefix, &plt_dir(&repo.join(app)), legs),
         ),
     ];
     if !repo.join("Cargo.toml").exists() {

@@ -65,7 +65,7 @@ pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
     }
     let app = run.app()?;
     let project = MixProject::read(&app)?;
-    if let Command::Ci { failed: true } = cli.command {
+    if let Command::Ci { failed: true, .. } = cli.command {
         last_run::narrow(&mut run, &app);
     }
     if let Command::Services { action } = &cli.command {

@@ -206,10 +206,16 @@ fn selected(
         .first()
         .map_or("xtask.toml".into(), |f| f.display().to_string());
     let mut ids = match command {
-        Command::Ci { .. } => match &config.ci.steps {
-            Some(names) => by_name(names, &format!("{source}: [ci] steps"))?,
-            None => all(),
-        },
+        Command::Ci { skip, .. } => {
+            let ids = match &config.ci.steps {
+                Some(names) => by_name(names, &format!("{source}: [ci] steps"))?,
+                None => all(),
+            };
+            // `ci --skip test`: the checks job of a workflow whose tests run
+            // as a matrix of legs.
+            let skipped = by_name(skip, "cargo xtask ci --skip")?;
+            ids.into_iter().filter(|id| !skipped.contains(id)).collect()
+        }
         Command::Step { names } => by_name(names, "cargo xtask step")?,
         // `list` marks what `ci` runs, so a bad `[ci] steps` fails as in `ci`.
         Command::List => {
@@ -285,6 +291,39 @@ mod tests {
         assert_eq!(
             run.selected,
             [StepId::Deps, StepId::Test, StepId::Custom("licenses")]
+        );
+    }
+
+    #[test]
+    fn ci_skip_leaves_steps_out_and_a_leg_comes_from_the_engine() {
+        let run = resolve(&["ci", "--skip", "test", "--skip", "licenses"], "").unwrap();
+        assert_eq!(run.selected.len(), 12);
+        assert!(!run.selected.contains(&StepId::Test) && run.selected.contains(&StepId::Deps));
+        let err = resolve(&["ci", "--skip", "tests"], "")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("cargo xtask ci --skip names `tests`"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("xtask.toml"), "").unwrap();
+        let env = Env::from_pairs(&[("CI_NODE_INDEX", "2"), ("CI_NODE_TOTAL", "3")]);
+        let cli = Cli::try_parse_from(["xtask", "test"]).unwrap();
+        let run = Run::resolve(&cli, dir.path(), env.clone(), &[]).unwrap();
+        assert_eq!(
+            run.test.partition,
+            Some(crate::cli::Partition { k: 2, n: 3 })
+        );
+        // --partitions (several at once on this machine) wins over the engine.
+        let cli = Cli::try_parse_from(["xtask", "test", "--partitions", "2"]).unwrap();
+        assert_eq!(
+            Run::resolve(&cli, dir.path(), env, &[])
+                .unwrap()
+                .test
+                .partition,
+            None
         );
     }
 
