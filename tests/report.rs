@@ -125,6 +125,96 @@ fn ci_failed_reruns_exactly_what_failed_and_the_tests_with_failed() {
     );
 }
 
+/// The demo copy with `ci` running only deps and test.
+fn deps_and_test() -> App {
+    let app = App::demo_copy();
+    app.write_config("[ci]\nsteps = [\"deps\", \"test\"]\n");
+    app
+}
+
+#[test]
+fn ci_failed_after_a_test_build_failure_reruns_the_whole_suite() {
+    let _s = serial();
+    let app = deps_and_test();
+    let warn = "defmodule Demo.Warn do\n  @moduledoc false\n  def x(unused), do: 1\nend\n";
+    app.write("lib/demo/warn.ex", warn);
+    let first = app.xtask(&["ci", "--output", "json"]).run();
+    assert_eq!(first.code, Some(1), "{}", first.all());
+    assert_eq!(step(&json(&first), "test")["status"], "failed");
+
+    app.write("lib/demo/warn.ex", &warn.replace("(unused)", "(_unused)"));
+    let again = app.xtask(&["ci", "--failed", "--output", "json"]).run();
+    assert_eq!(again.code, Some(0), "{}", again.all());
+    let mix_test = again
+        .stderr
+        .lines()
+        .find(|l| l.contains("+ mix test"))
+        .unwrap_or_else(|| panic!("no mix test in {}", again.stderr));
+    assert!(
+        again.stderr.contains("no test ran last time") && !mix_test.contains("--failed"),
+        "{}",
+        again.stderr
+    );
+    let report = json(&again);
+    let test = step(&report, "test");
+    let f = &test["figures"];
+    assert!(f["tests"].as_u64().unwrap() > 20, "the whole suite: {f}");
+    assert!(f["coverage"].as_f64().unwrap() >= 75.0, "{f}");
+    assert!(
+        !test["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("partial"),
+        "{test}"
+    );
+}
+
+#[test]
+fn ci_failed_after_a_failed_test_reruns_it_with_partial_coverage() {
+    let _s = serial();
+    let app = deps_and_test();
+    app.write("test/demo/fails_test.exs", FAILING_TEST);
+    let first = app.xtask(&["ci", "--output", "json"]).run();
+    assert_eq!(first.code, Some(1), "{}", first.all());
+
+    app.write(
+        "test/demo/fails_test.exs",
+        &FAILING_TEST.replace("== 3", "== 2"),
+    );
+    let again = app.xtask(&["ci", "--failed", "--output", "json"]).run();
+    assert_eq!(again.code, Some(0), "{}", again.all());
+    assert!(again.stderr.contains(" --failed"), "{}", again.stderr);
+    let report = json(&again);
+    let test = step(&report, "test");
+    let f = &test["figures"];
+    assert_eq!(
+        (f["tests"].as_u64(), f["failures"].as_u64()),
+        (Some(1), Some(0)),
+        "{f}"
+    );
+    // One test covers far less than the demo's threshold (75%), which a
+    // partial run must not be held to.
+    assert!(f["coverage"].as_f64().unwrap() < 75.0, "{f}");
+    assert!(
+        test["detail"].as_str().unwrap_or_default().contains(
+            "partial coverage (--failed ran part of the suite): the threshold is not checked"
+        ),
+        "{test}"
+    );
+
+    // Nothing failed now: ExUnit has no test to run, which is no error.
+    let none = app.xtask(&["test", "--failed"]).run();
+    assert_eq!(none.code, Some(0), "{}", none.all());
+    assert!(
+        none.stderr.contains("There are no tests to run")
+            && none
+                .stderr
+                .contains("no test ran, so there is no coverage to report"),
+        "{}",
+        none.stderr
+    );
+}
+
 #[test]
 fn one_annotation_for_a_warning_both_builds_report() {
     let _s = serial();

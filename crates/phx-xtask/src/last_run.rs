@@ -1,10 +1,12 @@
 //! What the last `ci` in an app dir did, step by step, recorded under
 //! `_build/xtask/last-run.json`, so that `ci --failed` reruns only the steps
-//! that failed or did not run (and the tests with `mix test --failed`), and
-//! shows the others as passed last run.
+//! that failed or did not run (and the tests with `mix test --failed`, when
+//! tests ran last time; else the whole suite), and shows the others as
+//! passed last run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::ids::StepId;
 use crate::run::Run;
@@ -18,7 +20,9 @@ fn file(app: &Path) -> PathBuf {
 }
 
 /// Each step's outcome, by name; a step `--failed` skipped counts as passed.
-pub fn write(app: &Path, summary: &Summary) {
+/// And whether any test ran in this run (`started` is when it began): only
+/// then does ExUnit's record of failures say what `--failed` should rerun.
+pub fn write(app: &Path, summary: &Summary, started: SystemTime) {
     let steps: BTreeMap<&str, &str> = summary
         .outcomes
         .iter()
@@ -31,7 +35,25 @@ pub fn write(app: &Path, summary: &Summary) {
         .collect();
     let path = file(app);
     let _ = std::fs::create_dir_all(path.parent().expect("a file in a dir"));
-    let _ = std::fs::write(&path, serde_json::json!({ "steps": steps }).to_string());
+    let record = serde_json::json!({ "steps": steps, "tests_ran": tests_ran(app, started) });
+    let _ = std::fs::write(&path, record.to_string());
+}
+
+/// Whether ExUnit wrote its failures manifest (`mix test` writes it after
+/// every run of tests, and never when the build or the services failed
+/// first) since `started`, in any app of the project (an umbrella has one
+/// per app).
+fn tests_ran(app: &Path, started: SystemTime) -> bool {
+    let lib = app.join("_build").join("test").join("lib");
+    std::fs::read_dir(lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let manifest = e.path().join(".mix").join(".mix_test_failures");
+            std::fs::metadata(manifest).and_then(|m| m.modified()).ok()
+        })
+        .any(|written| written >= started)
 }
 
 /// Narrows `run.selected` to what did not pass last time; without a record
@@ -47,8 +69,17 @@ pub fn narrow(run: &mut Run, app: &Path) {
         run.selected.iter().partition(|id| passed(id));
     run.selected = again;
     run.passed_before = before;
-    if run.selected.contains(&StepId::Test) {
-        run.test.failed = true;
+    if !run.selected.contains(&StepId::Test) {
+        return;
+    }
+    // `mix test --failed` after a run where no test ran (the test build or
+    // the services failed) would run nothing, or failures from older runs.
+    match record["tests_ran"] == true {
+        true => run.test.failed = true,
+        false => eprintln!(
+            "ci --failed: no test ran last time (the test build or the services failed first), \
+             so the whole suite runs"
+        ),
     }
 }
 

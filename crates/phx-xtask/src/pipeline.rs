@@ -141,10 +141,11 @@ fn execute(run: &Run, plans: Vec<StepPlan>, app: PathBuf, ci: bool) -> Result<Ex
         live: streams.then(|| ui.live()),
     };
     let record = opts.base.clone();
+    let started = std::time::SystemTime::now();
     let summary = runner::run(plans, opts, ui.as_mut());
     proc::shutdown();
     if ci && !summary.interrupted {
-        last_run::write(&record, &summary);
+        last_run::write(&record, &summary, started);
     }
     Ok(match (summary.interrupted, summary.failed()) {
         (true, _) => Exit::Interrupted,

@@ -76,10 +76,36 @@ pub fn script_actions(ctx: &Ctx, exports: &[String], partial: Option<String>) ->
     if let Some(t) = threshold {
         report = report.env("XTASK_COVERAGE_THRESHOLD", t.to_string());
     }
-    if let Some(why) = &partial {
-        report = report.env("XTASK_COVERAGE_REPORT_ONLY", why.clone());
-    }
-    vec![write, Action::Run(report)]
+    let Some(why) = partial else {
+        return vec![write, Action::Run(report)];
+    };
+    report = report.env("XTASK_COVERAGE_REPORT_ONLY", why.clone());
+    let output = ctx.app.join("cover");
+    let files: Vec<_> = exports
+        .iter()
+        .map(|e| output.join(format!("{e}.coverdata")))
+        .collect();
+    // `mix test --failed` with nothing recorded says "There are no tests to
+    // run" and exits 0, exporting nothing: no coverage, and no error.
+    let none_ran = Box::new(move |_: &crate::exec::Exec| {
+        (!files.iter().any(|f| f.is_file()))
+            .then(|| "no test ran, so there is no coverage to report".to_string())
+    });
+    let note = Action::Native {
+        describe: "note that the coverage is partial".into(),
+        run: Box::new(move |ctx| {
+            ctx.notes.push(format!(
+                "partial coverage ({why}): the threshold is not checked"
+            ));
+            Ok(())
+        }),
+    };
+    let report = Action::RunUnless {
+        cmd: report,
+        when: "when a test ran",
+        fresh: none_ran,
+    };
+    vec![write, note, report]
 }
 
 /// The script's command, with a hint for each way it fails.

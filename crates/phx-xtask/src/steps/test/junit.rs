@@ -82,6 +82,12 @@ pub fn merge(app: &Path, runs: &[(u32, u32, String)], out: PathBuf) -> Action {
         run: Box::new(move |ctx| {
             let mut suites = String::new();
             for p in &parts {
+                // A run where no test ran ("There are no tests to run")
+                // started no formatter, so it wrote nothing.
+                if !p.exists() {
+                    ctx.log(format!("no {}: no test ran there", p.display()));
+                    continue;
+                }
                 let text =
                     std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?;
                 suites.push_str(inner(&text));
