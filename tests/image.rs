@@ -151,6 +151,74 @@ fn a_lib_only_change_reuses_the_deps_layer() {
     );
 }
 
+#[test]
+fn a_dockerfile_without_git_sha_builds_with_a_warning_that_gives_the_fix() {
+    let _s = serial();
+    let repo = Repo::new("phx-xtask-e2e/demo-nosha");
+    // As `mix phx.gen.release --docker` writes it: no GIT_SHA in the image.
+    let file = repo.dir().join("demo/Dockerfile");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("ARG GIT_SHA=unknown\n") && text.contains(" GIT_SHA=${GIT_SHA}"));
+    let text = text
+        .replace("ARG GIT_SHA=unknown\n", "")
+        .replace(" GIT_SHA=${GIT_SHA}", "");
+    std::fs::write(&file, &text).unwrap();
+    sh(repo.dir(), "git commit -qam 'the generated Dockerfile'");
+    let user = 1 + text
+        .lines()
+        .position(|l| l == "USER nobody")
+        .expect("USER nobody");
+
+    let done = repo.xtask(&["image", "--output", "plain"]).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let warning = format!(
+        "warning: Dockerfile does not pass the GIT_SHA build arg into the image, so the release \
+         cannot say which revision it runs: add `ARG GIT_SHA` and `ENV GIT_SHA=${{GIT_SHA}}` to \
+         its final stage, before `USER` (Dockerfile:{user})"
+    );
+    assert!(
+        done.stderr.contains(&format!(
+            "[image] {warning}:\n[image]     ARG GIT_SHA\n[image]     ENV GIT_SHA=${{GIT_SHA}}\n"
+        )),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.row("image").contains(&warning),
+        "{}",
+        done.row("image")
+    );
+    // The warning is true, and the version label still names the revision.
+    let sha = sh(repo.dir(), "git rev-parse HEAD");
+    let (_, inspect) = docker(&["image", "inspect", "phx-xtask-e2e/demo-nosha:main"]);
+    assert!(!inspect.contains("\"GIT_SHA="), "{inspect}");
+    assert!(
+        inspect.contains(&format!(
+            "\"org.opencontainers.image.version\": \"main-{}\"",
+            &sha[..7]
+        )),
+        "{inspect}"
+    );
+
+    // With the two lines where the warning says, it is gone.
+    let fixed = text.replace(
+        "USER nobody",
+        "ARG GIT_SHA\nENV GIT_SHA=${GIT_SHA}\nUSER nobody",
+    );
+    std::fs::write(&file, fixed).unwrap();
+    sh(repo.dir(), "git commit -qam 'GIT_SHA'");
+    let done = repo.xtask(&["image", "--output", "plain"]).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    assert!(
+        !done.stderr.contains("GIT_SHA build arg"),
+        "{}",
+        done.stderr
+    );
+    let sha = sh(repo.dir(), "git rev-parse HEAD");
+    let (_, inspect) = docker(&["image", "inspect", "phx-xtask-e2e/demo-nosha:main"]);
+    assert!(inspect.contains(&format!("\"GIT_SHA={sha}\"")), "{inspect}");
+}
+
 /// Debian's docker-registry on a free loopback port, with one htpasswd user.
 struct Registry {
     // Stopped before its dir goes.

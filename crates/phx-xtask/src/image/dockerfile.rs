@@ -82,6 +82,53 @@ fn declare(
     }
 }
 
+/// Whether the last stage (the image that ships) declares `ARG name` and a
+/// later instruction of it reads `$name` or `${name…}` (an `ENV`, say): a
+/// build arg the final stage does not consume never reaches the container.
+pub fn final_stage_reads(text: &str, name: &str) -> bool {
+    let all = instructions(text);
+    let start = all
+        .iter()
+        .rposition(|i| i.keyword == "FROM")
+        .map_or(0, |i| i + 1);
+    let mut declared = false;
+    for ins in &all[start..] {
+        if declared && reads(&ins.rest, name) {
+            return true;
+        }
+        if ins.keyword == "ARG" {
+            declared |= ins
+                .rest
+                .split_whitespace()
+                .any(|w| w.split('=').next() == Some(name));
+        }
+    }
+    false
+}
+
+/// Whether `text` has `$name` or `${name` not followed by more of a name.
+fn reads(text: &str, name: &str) -> bool {
+    ["$", "${"].iter().any(|open| {
+        let needle = format!("{open}{name}");
+        text.match_indices(&needle).any(|(i, _)| {
+            let next = text[i + needle.len()..].chars().next();
+            !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    })
+}
+
+/// The 1-based line of the last stage's last `USER` instruction, where
+/// Phoenix's generated Dockerfile drops root just before `CMD`.
+pub fn final_user_line(text: &str) -> Option<usize> {
+    let all = instructions(text);
+    let start = all.iter().rposition(|i| i.keyword == "FROM")?;
+    all[start..]
+        .iter()
+        .rev()
+        .find(|i| i.keyword == "USER")
+        .map(|i| i.line)
+}
+
 /// The names given with `FROM image AS name`, lower-cased as BuildKit stores them.
 #[cfg(test)]
 pub fn stages(text: &str) -> Vec<String> {
@@ -452,6 +499,25 @@ CMD ["/app/bin/server"]"#;
             ]
         );
         assert_eq!(stages(PHX_GEN_RELEASE), ["builder"]);
+    }
+
+    #[test]
+    fn the_final_stage_must_read_the_arg() {
+        let generated = "FROM b AS builder\nARG GIT_SHA\nRUN echo $GIT_SHA\nFROM r\nENV MIX_ENV=\"prod\"\nCOPY --from=builder /app ./\nUSER nobody\nCMD [\"/app/bin/server\"]\n";
+        // Read in the builder only: it never reaches the image.
+        assert!(!final_stage_reads(generated, "GIT_SHA"));
+        assert_eq!(final_user_line(generated), Some(7));
+        let fixed = generated.replace(
+            "USER nobody",
+            "ARG GIT_SHA\nENV GIT_SHA=${GIT_SHA}\nUSER nobody",
+        );
+        assert!(final_stage_reads(&fixed, "GIT_SHA"));
+        let plain = fixed.replace("${GIT_SHA}", "$GIT_SHA");
+        assert!(final_stage_reads(&plain, "GIT_SHA"));
+        // Declared but unread, or another name that starts the same.
+        let unread =
+            generated.replace("USER nobody", "ARG GIT_SHA\nENV X=${GIT_SHAX}\nUSER nobody");
+        assert!(!final_stage_reads(&unread, "GIT_SHA"));
     }
 
     #[test]

@@ -234,7 +234,7 @@ pub fn labels(
     title: &str,
     created: &str,
 ) -> Vec<(String, String)> {
-    let version = tags(git).into_iter().next().unwrap_or_default();
+    let version = version(git);
     let mut labels = vec![
         ("created", created.to_string()),
         ("revision", git.sha.clone()),
@@ -251,6 +251,22 @@ pub fn labels(
         .collect();
     labels.sort();
     labels
+}
+
+/// The release's version: the first tag of a tagged commit (`1.2.3`);
+/// else the one that names the revision (`main-0123456`, `sha-0123456`),
+/// so two releases of one branch never share a version in `deploy status`
+/// and `rollback --to`.
+pub fn version(git: &GitFacts) -> String {
+    let all = tags(git);
+    let short = &git.sha[..git.sha.len().min(SHORT_SHA_LEN)];
+    let with_revision = match (&git.tag, short.is_empty()) {
+        (None, false) => all
+            .iter()
+            .find(|t| t.ends_with(short) || t.ends_with(&format!("{short}-dirty"))),
+        _ => None,
+    };
+    with_revision.or(all.first()).cloned().unwrap_or_default()
 }
 
 /// The repository's web address from a git remote: `git@github.com:o/r.git`,
@@ -534,10 +550,18 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         let branch = labels(&facts(Some("feat/x"), None, true), None, "r", "t");
+        // Untagged, the version names the revision: releases of one
+        // branch differ.
         assert!(branch.contains(&(
             "org.opencontainers.image.version".into(),
-            "feat-x-dirty".into()
+            "feat-x-0123456-dirty".into()
         )));
+        assert_eq!(version(&facts(Some("main"), None, false)), "main-0123456");
+        assert_eq!(version(&facts(None, None, false)), "sha-0123456");
+        assert_eq!(
+            version(&facts(Some("main"), Some("v2.0.0"), false)),
+            "2.0.0"
+        );
         assert!(!branch.iter().any(|(k, _)| k.ends_with(".source")));
     }
 

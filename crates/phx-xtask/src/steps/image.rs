@@ -58,7 +58,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let repository = repository(ctx, remote.as_deref())?;
     let created = record::now_rfc3339();
     let mut build_args = pinned(&declared, &pins(ctx), &cfg.build_args, &rel)?;
-    let version = tags.first().cloned().unwrap_or_default();
+    let version = tags::version(&facts);
     for (name, value) in [
         ("APP_VERSION", &version),
         ("GIT_SHA", &facts.sha),
@@ -82,10 +82,12 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         created,
         ..Record::default()
     };
-    let mut actions = vec![
-        Action::Run(build),
-        record_built(ctx.root.to_path_buf(), pending),
-    ];
+    let mut actions = Vec::new();
+    if !dockerfile::final_stage_reads(&text, "GIT_SHA") {
+        actions.push(git_sha_warning(&rel, dockerfile::final_user_line(&text)));
+    }
+    actions.push(Action::Run(build));
+    actions.push(record_built(ctx.root.to_path_buf(), pending));
     let mut plan_checks = Vec::new();
     if ctx.image.push {
         let (host, login) = login(ctx, &repository)?;
@@ -99,6 +101,33 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     }
     plan.checks.extend(plan_checks);
     Ok(plan)
+}
+
+/// Warns (in the log and the summary row) that the release cannot say
+/// which revision it runs, with the two lines that fix it: the deploy
+/// gate's version check and `/version` read GIT_SHA from the container.
+/// They go last in the final stage, before `USER`, so a new commit
+/// rebuilds only those layers.
+fn git_sha_warning(rel: &Path, user_line: Option<usize>) -> Action {
+    let file = rel.display().to_string();
+    let place = match user_line {
+        Some(n) => format!("to its final stage, before `USER` ({file}:{n})"),
+        None => "at the end of its final stage".to_string(),
+    };
+    let text = format!(
+        "{file} does not pass the GIT_SHA build arg into the image, so the release cannot say \
+         which revision it runs: add `ARG GIT_SHA` and `ENV GIT_SHA=${{GIT_SHA}}` {place}"
+    );
+    Action::Native {
+        describe: format!("warn: {text}"),
+        run: Box::new(move |ctx| {
+            ctx.log(format!("warning: {text}:"));
+            ctx.log("    ARG GIT_SHA");
+            ctx.log("    ENV GIT_SHA=${GIT_SHA}");
+            ctx.notes.push(format!("warning: {text}"));
+            Ok(())
+        }),
+    }
 }
 
 /// The values the pinned ARGs build with ([image.build_args], else the
