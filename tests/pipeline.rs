@@ -128,7 +128,7 @@ migrations:
   # then, after deps, compile:
   # wait until postgres answers `SELECT 1` and redis `PING`; create demo_migrations_check
   # export DATABASE_URL (demo_migrations_check) and REDIS_URL
-  # check N of 3 migrations: up, down, snapshot, up again, in one boot: $ mix run --no-start _build/xtask/migration_session.exs Demo.EctoMigrator priv/repo/migrations
+  # check N of 3 migrations: up one by one, down one by one, snapshots between, in one boot: $ mix run --no-start _build/xtask/migration_session.exs Demo.EctoMigrator priv/repo/migrations
   # stop the services
 "#;
     assert_eq!(plan, want);

@@ -39,30 +39,69 @@ fn with_conn<T>(
     what: &str,
     work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
 ) -> Result<T> {
-    let options = PgConnectOptions::from_url(url)
-        .map_err(|e| anyhow!("the postgres URL is not usable ({e}): expected postgres://USER:PASSWORD@HOST:5432/DATABASE"))?;
     let at = host_port(url);
     block_on(what, async {
-        let mut conn = match tokio::time::timeout(connect, PgConnection::connect_with(&options)).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => {
-                return Err(anyhow!(
-                    "cannot connect to postgres at {at} ({e}): check that the server runs and that the URL's user, password and database are right"
-                ))
-            }
-            Err(_) => {
-                return Err(anyhow!(
-                    "postgres at {at} did not answer within {} s: check that the server runs and that the host and port are right",
-                    connect.as_secs()
-                ))
-            }
-        };
+        let mut conn = open(url, connect).await?;
         let result = tokio::time::timeout(WORK, work(&mut conn))
             .await
             .unwrap_or_else(|_| Err(anyhow!("postgres at {at} took over {} s", WORK.as_secs())));
         let _ = conn.close().await;
         result
     })
+}
+
+/// A connection within `connect`, with errors that name the host only.
+async fn open(url: &Url, connect: Duration) -> Result<PgConnection> {
+    let options = PgConnectOptions::from_url(url)
+        .map_err(|e| anyhow!("the postgres URL is not usable ({e}): expected postgres://USER:PASSWORD@HOST:5432/DATABASE"))?;
+    let at = host_port(url);
+    match tokio::time::timeout(connect, PgConnection::connect_with(&options)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(anyhow!(
+            "cannot connect to postgres at {at} ({e}): check that the server runs and that the URL's user, password and database are right"
+        )),
+        Err(_) => Err(anyhow!(
+            "postgres at {at} did not answer within {} s: check that the server runs and that the host and port are right",
+            connect.as_secs()
+        )),
+    }
+}
+
+/// One connection kept for many snapshots: the migrations check takes two
+/// per migration, and a connection's start-up (SCRAM) costs more than the
+/// catalog queries.
+pub struct Snapshots {
+    conn: Option<PgConnection>,
+    at: String,
+}
+
+impl Snapshots {
+    pub fn open(url: &Url, connect: Duration) -> Result<Snapshots> {
+        let conn = block_on("connecting to postgres", open(url, connect))?;
+        Ok(Snapshots {
+            conn: Some(conn),
+            at: host_port(url),
+        })
+    }
+
+    /// The schema now.
+    pub fn take(&mut self) -> Result<Schema> {
+        let conn = self.conn.as_mut().expect("open until dropped");
+        let at = &self.at;
+        block_on("reading the schema", async {
+            tokio::time::timeout(WORK, schema::snapshot(conn))
+                .await
+                .unwrap_or_else(|_| Err(anyhow!("postgres at {at} took over {} s", WORK.as_secs())))
+        })
+    }
+}
+
+impl Drop for Snapshots {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            crate::rt::within(Duration::from_secs(5), conn.close());
+        }
+    }
 }
 
 /// Fails unless the server answers and lets us in, within `connect`.
@@ -92,13 +131,6 @@ pub fn applied(url: &Url, connect: Duration) -> Result<Vec<i64>> {
             .fetch_all(&mut *conn)
             .await
             .context("read schema_migrations")
-    })
-}
-
-/// The schema of the database `url` names.
-pub fn snapshot(url: &Url, connect: Duration) -> Result<Schema> {
-    with_conn(url, connect, "reading the schema", async |conn| {
-        schema::snapshot(conn).await
     })
 }
 

@@ -311,7 +311,7 @@ mod tests {
             assert_eq!(
                 got[got.len() - 2..],
                 [
-                    "# check 2 of 2 migrations: up, down, snapshot, up again, in one boot: $ mix run --no-start \
+                    "# check 2 of 2 migrations: up one by one, down one by one, snapshots between, in one boot: $ mix run --no-start \
                      _build/xtask/migration_session.exs Ecto.Migrator priv/repo/migrations",
                     "# stop the services",
                 ]

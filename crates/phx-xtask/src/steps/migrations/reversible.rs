@@ -1,10 +1,10 @@
-//! The reversibility check of `migrations`, oldest first: for each
-//! migration checked, snapshot the schema, bring it up, take it down,
-//! snapshot again, and bring it up once more. After the down of migration
-//! k the schema must be the one recorded before k's up, which puts a
-//! wrong down on the file that has it, never on its neighbours. The
-//! migrations not checked (on the default branch already) go up in one
-//! step each run of them.
+//! The reversibility check of `migrations`: up one at a time, oldest
+//! first, with the schema recorded before each migration checked; then
+//! down one at a time, newest first. After the down of migration k the
+//! schema must be the one recorded before k's up, which puts a wrong down
+//! on the file that has it, never on its neighbours. The migrations not
+//! checked (on the default branch already) go up in one step each run of
+//! them. Last, everything goes up again in one step.
 //!
 //! With Ecto (or `[migrate] migrator`), all of it runs in ONE BEAM boot:
 //! a `mix run` session that holds the repo open and takes commands on a
@@ -12,12 +12,12 @@
 //! through sqlx. With only `[migrate] up`, `up_to` and `rollback`
 //! configured, each move is one of those commands (one boot each).
 
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use url::Url;
 
 use super::{lock, Slot};
 use crate::config::Migrate;
@@ -35,7 +35,7 @@ pub enum Driver {
     Session(String),
     /// The configured commands, one boot each.
     Commands {
-        up: Cmd,
+        up: Box<Cmd>,
         up_to: Vec<String>,
         rollback: Vec<String>,
     },
@@ -51,7 +51,7 @@ pub fn driver(app: &Path, cfg: &Migrate) -> Result<Driver> {
         return Ok(Driver::Session("Ecto.Migrator".into()));
     }
     Ok(Driver::Commands {
-        up: command("up", &cfg.up, app, None)?,
+        up: Box::new(command("up", &cfg.up, app, None)?),
         up_to: cfg.up_to.clone(),
         rollback: cfg.rollback.clone(),
     })
@@ -78,7 +78,7 @@ pub fn check(
         ),
     };
     let describe = format!(
-        "check {count} of {} migrations: up, down, snapshot, up again, {how}",
+        "check {count} of {} migrations: up one by one, down one by one, snapshots between, {how}",
         found.len()
     );
     let (app, dir, found) = (app.to_path_buf(), cfg.dir.clone(), found.to_vec());
@@ -95,8 +95,7 @@ pub fn check(
             let mut mover = Mover::start(ctx, &app, &dir, driver)?;
             let booted = started.elapsed();
             let snap = Snap {
-                url,
-                timeout,
+                db: RefCell::new(db::Snapshots::open(&url, timeout)?),
                 taken: Default::default(),
             };
             let result = walk(ctx, &mut mover, &found, &checked, &snap);
@@ -114,24 +113,25 @@ pub fn check(
 }
 
 struct Snap {
-    url: Url,
-    timeout: Duration,
+    db: RefCell<db::Snapshots>,
     /// Snapshots taken and the time they took, for the step's log.
-    taken: std::cell::Cell<(u32, Duration)>,
+    taken: Cell<(u32, Duration)>,
 }
 
 impl Snap {
     fn take(&self) -> Result<Schema> {
         let started = std::time::Instant::now();
-        let schema = db::snapshot(&self.url, self.timeout);
+        let schema = self.db.borrow_mut().take();
         let (n, spent) = self.taken.get();
         self.taken.set((n + 1, spent + started.elapsed()));
         schema
     }
 }
 
-/// Oldest first: the unchecked ones up in one step, each checked one up,
-/// down, up again, with the schema compared.
+/// Up, oldest first: the unchecked ones in one step per run of them, each
+/// checked one alone with the schema recorded before it. Then down, newest
+/// first: after the down of migration k the schema must be the one
+/// recorded before k's up. Then all up again.
 fn walk(
     ctx: &mut Exec,
     m: &mut Mover,
@@ -139,7 +139,7 @@ fn walk(
     checked: &[bool],
     snap: &Snap,
 ) -> Result<()> {
-    let mut before = snap.take()?;
+    let mut recorded: Vec<(&Migration, Schema)> = Vec::new();
     let mut unchecked = None;
     for (mig, &check) in found.iter().zip(checked) {
         if !check {
@@ -149,39 +149,32 @@ fn walk(
         if let Some(v) = unchecked.take() {
             m.up(ctx, Some(v))
                 .map_err(|e| hinted(ctx, e, UP_HINT.into()))?;
-            before = snap.take()?;
         }
-        let (file, v) = (mig.file_name(), mig.version);
-        m.up(ctx, Some(v))
+        recorded.push((mig, snap.take()?));
+        m.up(ctx, Some(mig.version))
             .map_err(|e| hinted(ctx, e, UP_HINT.into()))?;
-        m.down(ctx, v).map_err(|e| {
-            hinted(
-                ctx,
-                e,
-                format!("{file}'s down failed above: fix it so it undoes what its up does"),
-            )
-        })?;
-        let down = snap.take()?;
-        // A down that leaves something behind is named before an up again trips on it.
-        let lines = schema::diff(&before, &down);
-        if !lines.is_empty() && !schema::only_validated(&before, &down) {
-            return Err(irreversible(ctx, &file, &lines));
-        }
-        m.up(ctx, Some(v)).map_err(|e| {
-            let why = format!(
-                "{file} did not apply again after its down: make down undo exactly what up does"
-            );
+    }
+    // The schema with each one up: the next one's record, or the top.
+    let mut above = match recorded.is_empty() {
+        true => None,
+        false => Some(snap.take()?),
+    };
+    for (mig, before) in recorded.iter().rev() {
+        let file = mig.file_name();
+        m.down(ctx, mig.version).map_err(|e| {
+            let why = format!("{file}'s down failed above: fix it so it undoes what its up does");
             hinted(ctx, e, why)
         })?;
-        let after = snap.take()?;
-        judge(ctx, &file, &before, &down, &after)?;
-        before = after;
+        let down = snap.take()?;
+        judge(ctx, &file, before, &down, above.as_ref().expect("taken"))?;
+        // The schema with the one before it up: what this one found.
+        above = Some(before.clone());
     }
-    if unchecked.is_some() {
-        m.up(ctx, None)
-            .map_err(|e| hinted(ctx, e, UP_HINT.into()))?;
-    }
-    Ok(())
+    m.up(ctx, None).map_err(|e| {
+        let why = "after their downs, the migrations did not apply again: a down leaves behind \
+                   something its up creates (see the error above)";
+        hinted(ctx, e, why.into())
+    })
 }
 
 const UP_HINT: &str =
@@ -227,7 +220,7 @@ enum Mover {
     Session(Session),
     Commands {
         app: PathBuf,
-        up: Cmd,
+        up: Box<Cmd>,
         up_to: Vec<String>,
         rollback: Vec<String>,
     },
