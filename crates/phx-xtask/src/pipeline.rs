@@ -147,6 +147,16 @@ fn execute(run: &Run, plans: Vec<StepPlan>, app: PathBuf, ci: bool) -> Result<Ex
     if ci && !summary.interrupted {
         last_run::write(&record, &summary, started);
     }
+    if ci {
+        // The run as a page; the terminal's last line says where it is.
+        match render::report_html::write(&record, &summary) {
+            Ok(path) => eprintln!("report: {}", path.display()),
+            Err(e) => eprintln!(
+                "report: could not write {}: {e}",
+                render::report_html::path(&record).display()
+            ),
+        }
+    }
     Ok(match (summary.interrupted, summary.failed()) {
         (true, _) => Exit::Interrupted,
         (false, true) => Exit::Failed,

@@ -43,7 +43,8 @@ pub enum Action {
     /// Mix commands of one env run back to back in one BEAM.
     Chain(Chain),
     /// Runs even when an earlier action of the phase failed (writing the
-    /// JUnit report of a failed test run).
+    /// JUnit report of a failed test run); its own failure fails the phase
+    /// when nothing failed before it.
     Always(Box<Action>),
 }
 

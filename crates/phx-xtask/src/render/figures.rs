@@ -10,6 +10,7 @@ use crate::ids::StepId;
 use crate::runner::{Outcome, Status};
 
 mod checks;
+pub mod slow;
 
 /// Ordered name → value pairs: numbers stay numbers for the JSON report.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -35,6 +36,9 @@ impl Figures {
                     format!("{k} {s}")
                 }
                 ("worst", Value::String(s)) => format!("worst: {s}"),
+                ("slowest", Value::String(s)) => format!("slowest {s}"),
+                ("slow", Value::String(s)) => format!("slow: {s}"),
+                ("vs_last", d) => slow::deltas_text(d),
                 ("compile_connected", n) => format!("{n} compile-connected"),
                 ("html_skipped", n) if n.as_u64() == Some(1) => "1 HTML page skipped".into(),
                 ("html_skipped", n) => format!("{n} HTML pages skipped"),
@@ -61,7 +65,11 @@ pub fn of(o: &Outcome) -> Figures {
     }
     let log: Vec<&str> = o.log.iter().map(String::as_str).collect();
     match o.id {
-        StepId::Test => test(&log),
+        StepId::Test => {
+            let mut f = test(&log);
+            slow::add(o, &mut f);
+            f
+        }
         StepId::Custom("merge") => merge(&log),
         StepId::Dialyzer => dialyzer(&log),
         StepId::Credo => credo(&log),
@@ -366,6 +374,7 @@ mod tests {
             detail: None,
             log: log.lines().map(String::from).collect(),
             facts: Default::default(),
+            phases: Vec::new(),
         })
     }
 

@@ -264,6 +264,10 @@ pub fn markdown(s: &Summary) -> String {
         }
         md.push('\n');
     }
+    md.push_str(&super::timeline::slowest_markdown(s));
+    md.push_str("#### Timeline\n\n");
+    md.push_str(&super::timeline::mermaid(s));
+    md.push('\n');
     md
 }
 
@@ -309,6 +313,7 @@ mod tests {
             detail: detail.map(String::from),
             log: log.lines().map(String::from).collect(),
             facts: Default::default(),
+            phases: Vec::new(),
         }
     }
 

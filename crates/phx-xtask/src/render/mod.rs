@@ -7,8 +7,10 @@ pub mod annotations;
 pub mod figures;
 pub mod github;
 mod plain;
+pub mod report_html;
 pub mod rows;
 mod terminal;
+pub mod timeline;
 
 use std::path::Path;
 

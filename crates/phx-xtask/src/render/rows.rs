@@ -74,6 +74,7 @@ pub fn summary_text(s: &Summary) -> String {
         out.push_str(row.trim_end());
         out.push('\n');
     }
+    out.push_str(&super::timeline::slowest_text(s));
     let result = s.result();
     out.push_str(&format!(
         "wall {}, steps {}, result: {result}\n",
@@ -82,6 +83,10 @@ pub fn summary_text(s: &Summary) -> String {
     ));
     out
 }
+
+/// Facts that reach the JSON report in a shape of their own (the slowest
+/// tests as a list, the deltas as figures), not as strings.
+const INTERNAL: [&str; 4] = ["slow_tests", "slow_over", "slow_ms", "deltas"];
 
 pub fn summary_json(s: &Summary) -> serde_json::Value {
     let steps: Vec<_> = s
@@ -94,7 +99,10 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
                 "duration_ms": o.duration.as_millis() as u64,
                 "detail": o.detail.as_deref().map(crate::redact::line),
                 "figures": figures::of(o).json(),
-                "facts": o.facts,
+                "facts": o.facts.iter().filter(|(k, _)| !INTERNAL.contains(&k.as_str())).collect::<std::collections::BTreeMap<_, _>>(),
+                "start_ms": o.span().map(|s| s.0),
+                "end_ms": o.span().map(|s| s.1),
+                "phases": o.phases,
             })
         })
         .collect();
@@ -110,6 +118,8 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
         "wall_ms": s.wall.as_millis() as u64,
         "steps_ms": s.step_time().as_millis() as u64,
         "steps": steps,
+        "critical_path": super::timeline::critical_path(s).iter().map(|id| id.name()).collect::<Vec<_>>(),
+        "slowest_tests": figures::slow::slowest(s),
     })
 }
 
@@ -126,6 +136,7 @@ mod tests {
             detail: detail.map(String::from),
             log: vec!["$ mix format --check-formatted".into()],
             facts: Default::default(),
+            phases: Vec::new(),
         }
     }
 

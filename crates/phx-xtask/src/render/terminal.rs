@@ -115,6 +115,7 @@ impl Ui for Terminal {
             let fix = o.detail.as_deref().unwrap_or("see its output above");
             text.push_str(&format!("  fix {}: {fix}\n", o.id.name()));
         }
+        text.push_str(&super::timeline::slowest_text(s));
         self.print(text);
     }
 

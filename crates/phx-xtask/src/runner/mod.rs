@@ -7,5 +7,5 @@ mod outcome;
 mod phase;
 mod schedule;
 
-pub use outcome::{Opts, Outcome, Status, Summary, Ui};
+pub use outcome::{Opts, Outcome, PhaseTime, Status, Summary, Ui};
 pub use schedule::run;

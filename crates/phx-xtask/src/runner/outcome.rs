@@ -43,6 +43,24 @@ pub struct Outcome {
     pub log: Vec<String>,
     /// What the step produced, by name (an image's reference and digest).
     pub facts: std::collections::BTreeMap<String, String>,
+    /// When each phase that ran could start, started and ended.
+    pub phases: Vec<PhaseTime>,
+}
+
+/// One phase's times, in milliseconds from the start of the run: `ready`
+/// when what it waits for was done, `start` when it got a slot and began.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PhaseTime {
+    pub ready_ms: u64,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+impl Outcome {
+    /// The step's first start and last end, when it ran.
+    pub fn span(&self) -> Option<(u64, u64)> {
+        Some((self.phases.first()?.start_ms, self.phases.last()?.end_ms))
+    }
 }
 
 pub struct Summary {

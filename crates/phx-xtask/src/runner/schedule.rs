@@ -35,6 +35,9 @@ struct Slot {
     /// Each finished phase's time, for the history.
     phase_ms: Vec<u64>,
     notes: Vec<String>,
+    /// When the pending phase's waits were first seen done (it may still
+    /// wait for a slot).
+    ready_ms: Option<u64>,
     outcome: Outcome,
 }
 
@@ -48,6 +51,8 @@ struct Scheduler<'a> {
     busy: usize,
     first_failure: Option<StepId>,
     history: History,
+    /// The run's start, which every phase time counts from.
+    t0: Instant,
 }
 
 pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
@@ -55,6 +60,7 @@ pub fn run(plans: Vec<StepPlan>, opts: Opts, ui: &mut dyn Ui) -> Summary {
     let (tx, rx) = mpsc::channel();
     let history = History::load(&opts.base);
     let mut s = Scheduler::new(plans, opts, ui, tx, history);
+    s.t0 = started;
     loop {
         s.start_ready();
         if s.running == 0 {
@@ -92,6 +98,7 @@ impl<'a> Scheduler<'a> {
                 phase_ms: Vec::new(),
                 phases: p.phases.into(),
                 notes: Vec::new(),
+                ready_ms: None,
                 outcome: Outcome {
                     id: p.id,
                     status: Status::Skipped,
@@ -99,6 +106,7 @@ impl<'a> Scheduler<'a> {
                     detail: p.skip,
                     log: Vec::new(),
                     facts: Default::default(),
+                    phases: Vec::new(),
                 },
             })
             .collect();
@@ -111,6 +119,7 @@ impl<'a> Scheduler<'a> {
             busy: 0,
             first_failure: None,
             history,
+            t0: Instant::now(),
         };
         for i in 0..s.slots.len() {
             if let Some(why) = s.slots[i].outcome.detail.take() {
@@ -202,6 +211,10 @@ impl<'a> Scheduler<'a> {
         let mut ready: Vec<usize> = (0..self.slots.len())
             .filter(|&i| self.pending(i) && self.waits(i).iter().all(|&j| self.slots[j].done))
             .collect();
+        let now = self.now_ms();
+        for &i in &ready {
+            self.slots[i].ready_ms.get_or_insert(now);
+        }
         for &i in &ready {
             if self.front_is_light(i) {
                 self.spawn(i);
@@ -216,6 +229,10 @@ impl<'a> Scheduler<'a> {
             }
             self.spawn(i);
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.t0.elapsed().as_millis() as u64
     }
 
     fn front_is_light(&self, i: usize) -> bool {
@@ -265,6 +282,13 @@ impl<'a> Scheduler<'a> {
         }
         slot.running = true;
         slot.light = phase.light;
+        let start_ms = self.t0.elapsed().as_millis() as u64;
+        let ready_ms = slot.ready_ms.take().unwrap_or(start_ms).min(start_ms);
+        slot.outcome.phases.push(super::PhaseTime {
+            ready_ms,
+            start_ms,
+            end_ms: start_ms,
+        });
         self.running += 1;
         if !phase.light {
             self.busy += 1;
@@ -283,6 +307,10 @@ impl<'a> Scheduler<'a> {
             self.busy -= 1;
         }
         slot.running = false;
+        let end_ms = self.t0.elapsed().as_millis() as u64;
+        if let Some(last) = slot.outcome.phases.last_mut() {
+            last.end_ms = end_ms;
+        }
         slot.outcome.duration += done.duration;
         slot.phase_ms.push(done.duration.as_millis() as u64);
         slot.outcome.log.extend(done.log);

@@ -36,6 +36,7 @@ pub(crate) mod cover;
 mod junit;
 mod layout;
 pub(crate) mod shard;
+mod slow;
 pub(crate) mod split;
 
 const HINT: &str = "make the failing tests above pass; rerun one partition with \
@@ -110,12 +111,31 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     if cfg.cover && leg.is_none() {
         late.extend(cover::actions(ctx, args, layout, &runs));
     }
+    if !cfg.junit.is_empty() {
+        late.push(slow::action(ctx.app, slow_settings(ctx)));
+    }
     late.push(throwaway::stop(&slot));
 
     let mut plan = StepPlan::new(StepId::Test, &[], early, HINT).then(&needs, late);
     plan.phases[0].light = cfg.overlap;
     plan.phases.retain(|p| !p.actions.is_empty());
     Ok(plan.check(throwaway::check(&slot, "test")))
+}
+
+/// The slow-test report's settings; only a run of the whole suite is
+/// compared with the last one.
+fn slow_settings(ctx: &Ctx) -> slow::Settings {
+    let (args, cfg) = (ctx.test, &ctx.config.test);
+    slow::Settings {
+        junit: cfg.junit.clone().into(),
+        slowest: cfg.slowest,
+        slow_ms: cfg.slow_ms,
+        slow_fail: cfg.slow_fail,
+        whole: args.partition.is_none()
+            && !args.failed
+            && args.only.is_empty()
+            && args.extra.is_empty(),
+    }
 }
 
 /// One `mix test` per run: its partition's URLs (shown as the plan knows
