@@ -290,3 +290,26 @@ fn audit_without_hex_installed_says_so() {
         .run();
     assert_eq!(done.code, Some(1), "{}", done.all());
 }
+
+#[test]
+fn the_migrations_row_counts_checked_reversible_and_findings() {
+    let _s = common::serial();
+    let app = App::demo_copy();
+    let done = app.xtask(&["migrate", "check", "--output", "json"]).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let report: serde_json::Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    let figures = &report["steps"][0]["figures"];
+    let migrations = std::fs::read_dir(app.path("priv/repo/migrations"))
+        .unwrap()
+        .count() as u64;
+    assert_eq!(figures["migrations"], migrations, "{figures}");
+    assert_eq!(figures["reversible"], migrations, "{figures}");
+    assert_eq!(figures["findings"], 0, "{figures}");
+    let row = done.row("migrations");
+    assert!(
+        row.contains(&format!(
+            "{migrations} migrations, {migrations} reversible, 0 findings"
+        )),
+        "{row}"
+    );
+}

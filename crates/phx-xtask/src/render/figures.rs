@@ -80,6 +80,7 @@ pub fn of(o: &Outcome) -> Figures {
         StepId::Gettext => checks::gettext(&log),
         StepId::Docs => checks::docs(&log),
         StepId::Audit => checks::audit(&log),
+        StepId::Migrations => checks::migrations(&log),
         _ => Figures::default(),
     }
 }
@@ -341,6 +342,7 @@ fn plural(k: &str, one: bool) -> String {
         ("warnings", true) => "warning".into(),
         ("issues", true) => "issue".into(),
         ("findings", true) => "finding".into(),
+        ("migrations", true) => "migration".into(),
         ("tests", true) => "test".into(),
         ("doctests", true) => "doctest".into(),
         (k, _) => k.to_string(),

@@ -289,4 +289,59 @@ mod tests {
         assert!(h.contains("lib/&lt;x&gt;.ex:1: &quot;bad&quot;"), "{h}");
         assert!(!h.contains("http"), "{h}");
     }
+
+    /// A benchmark, not a test (scripts/bench-checks.sh runs it): the time
+    /// to render and write a report of 14 steps, 10 slowest tests and a
+    /// failure with its output.
+    #[test]
+    #[ignore]
+    fn time_to_write() {
+        let tests: Vec<_> = (0..10)
+            .map(|i| serde_json::json!({"name": format!("test n{i}"), "module": "A", "file": "test/a_test.exs", "line": i, "ms": 100.0 - i as f64}))
+            .collect();
+        let outcomes = crate::ids::StepId::BUILT_IN
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                let at = i as u64 * 500;
+                let mut facts = std::collections::BTreeMap::new();
+                facts.insert(
+                    "slow_tests".to_string(),
+                    serde_json::json!(tests).to_string(),
+                );
+                Outcome {
+                    id,
+                    status: if i == 3 { Status::Failed } else { Status::Ok },
+                    duration: Duration::from_millis(900),
+                    detail: Some("run `mix format`".into()),
+                    log: (0..200)
+                        .map(|n| format!("line {n} of the output"))
+                        .collect(),
+                    facts,
+                    phases: vec![PhaseTime {
+                        ready_ms: at,
+                        start_ms: at + 60,
+                        end_ms: at + 960,
+                    }],
+                }
+            })
+            .collect();
+        let s = Summary {
+            outcomes,
+            wall: Duration::from_millis(8000),
+            interrupted: false,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let n = 200;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            write(dir.path(), &s).unwrap();
+        }
+        let each = started.elapsed() / n;
+        let size = std::fs::metadata(path(dir.path())).unwrap().len();
+        println!(
+            "report.html: {size} bytes, {:.2} ms to render and write (mean of {n})",
+            each.as_secs_f64() * 1000.0
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! The figures of xref, gettext, docs and audit, read from what each tool
 //! printed: xref's plain tree (roots, then `` `-- file (compile)`` children)
 //! and its `Too many references (found: N, …)`; gettext's list of POT files
-//! out of date; ex_doc's `warning:` lines; Hex's verdict line.
+//! out of date; ex_doc's `warning:` lines; Hex's verdict line; the
+//! migrations check's `linted N files`, `FILE: reversible` and finding lines.
 
 use super::{strip, Figures};
 
@@ -80,6 +81,35 @@ pub fn audit(log: &[&str]) -> Figures {
     f
 }
 
+/// Migrations linted and proven reversible, the lint's findings, and the
+/// findings allowed by `# xtask:allow` when the check reports them.
+pub fn migrations(log: &[&str]) -> Figures {
+    let mut f = Figures::default();
+    let lines: Vec<&str> = log.iter().map(|l| strip(l)).collect();
+    let Some(linted) = lines.iter().find_map(|l| {
+        l.strip_prefix("linted ")?
+            .split_whitespace()
+            .next()?
+            .parse::<u64>()
+            .ok()
+    }) else {
+        return f;
+    };
+    f.push("migrations", linted);
+    let reversible = lines.iter().filter(|l| l.contains(": reversible")).count();
+    f.push("reversible", reversible as u64);
+    let findings = lines.iter().filter(|l| super::warning(l)).count();
+    f.push("findings", findings as u64);
+    let allowed = lines.iter().find_map(|l| {
+        let (n, _) = l.split_once(" allowed")?;
+        n.rsplit([' ', '(']).next()?.parse::<u64>().ok()
+    });
+    if let Some(n) = allowed {
+        f.push("allowed", n);
+    }
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +129,26 @@ mod tests {
             xref(&["$ mix xref graph"]).json(),
             json!({"compile_connected": 0})
         );
+    }
+
+    #[test]
+    fn migrations_count_checked_reversible_and_findings() {
+        let log = "# lint 3 files in priv/repo/migrations: elixir lint.exs …\n\
+            priv/repo/migrations/20240102_add_index.exs:7: index_not_concurrently: create the index concurrently\n\
+            linted 3 files\npriv/repo/migrations/20240103_c.exs: reversible\n\
+            priv/repo/migrations/20240102_b.exs: reversible (it only validates constraints, which no down undoes)";
+        let log: Vec<&str> = log.lines().collect();
+        assert_eq!(
+            migrations(&log).json(),
+            json!({"migrations": 3, "reversible": 2, "findings": 1})
+        );
+        assert_eq!(
+            migrations(&log).text(),
+            "3 migrations, 2 reversible, 1 finding"
+        );
+        let allowed = ["linted 4 files (2 allowed)"];
+        assert_eq!(migrations(&allowed).json()["allowed"], 2);
+        assert_eq!(migrations(&["$ mix run"]).json(), json!({}));
     }
 
     #[test]
