@@ -46,13 +46,18 @@ pub fn plan(ctx: &Ctx) -> StepPlan {
         });
     }
     // `mix docs` compiles the build env first, so it needs compile's pass
-    // rather than racing it on the same _build.
-    StepPlan::new(
+    // rather than racing it on the same _build. Without compile in the run,
+    // xref's own compile would build the deps beside ours: it goes first.
+    let plan = StepPlan::new(
         StepId::Docs,
         &[StepId::Deps, StepId::Compile],
         actions,
         HINT,
-    )
+    );
+    match ctx.selected.contains(&StepId::Compile) {
+        true => plan,
+        false => plan.after(&[StepId::Xref]),
+    }
 }
 
 /// ex_doc's and Elixir's warnings start `warning:` (after the colour codes
