@@ -166,16 +166,21 @@ fn assert_self_contained(page: &str, doc: &Html) {
     }
 }
 
-fn screenshot(page: &Path) -> u64 {
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| {
-            std::process::Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok()
-        })
-        .expect("Debian's chromium is installed (apt-get install chromium)");
+/// The page's screenshot size in headless Chromium; `None` in the trixie
+/// toolchain container, which has no browser (the page does not depend on
+/// the Elixir version: the host run takes the screenshot).
+fn screenshot(page: &Path) -> Option<u64> {
+    let found = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok()
+    });
+    if found.is_none() && std::env::var("XTASK_E2E_TOOLCHAIN").as_deref() == Ok("trixie") {
+        eprintln!("no chromium in the trixie image: the screenshot is the host run's");
+        return None;
+    }
+    let chromium = found.expect("Debian's chromium is installed (apt-get install chromium)");
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("report.png");
     let out = std::process::Command::new(chromium)
@@ -201,7 +206,7 @@ fn screenshot(page: &Path) -> u64 {
     );
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
-    bytes.len() as u64
+    Some(bytes.len() as u64)
 }
 
 #[test]
@@ -292,7 +297,9 @@ fn every_ci_writes_a_self_contained_report_that_matches_the_json() {
         .collect();
     assert!(slow.contains("test/slow_test.exs:4"), "{slow}");
 
-    assert!(screenshot(&path) > 0);
+    if let Some(size) = screenshot(&path) {
+        assert!(size > 0);
+    }
 }
 
 #[test]

@@ -50,6 +50,7 @@ impl Github {
 impl Ui for Github {
     fn finished(&mut self, o: &Outcome) {
         let mut text = step(o, self.verbosity);
+        text.push_str(&slow_warnings(o, &self.paths));
         if o.status == Status::Failed {
             let (found, more) = annotations(o, &self.paths);
             for (props, message) in found {
@@ -165,6 +166,28 @@ pub fn step(o: &Outcome, verbosity: Verbosity) -> String {
             "{name}: {} in {}: {detail}",
             o.status.label(),
             secs(o.duration)
+        );
+    }
+    out
+}
+
+/// A warning at each test slower than `[test] slow_ms`, from the test
+/// step's `slow test: FILE:LINE NAME (N ms > M ms)` lines (at most ten).
+fn slow_warnings(o: &Outcome, paths: &Paths) -> String {
+    let mut out = String::new();
+    let slow = o.log.iter().filter_map(|l| l.strip_prefix("slow test: "));
+    for line in slow.take(MAX_ANNOTATIONS) {
+        let Some((place, what)) = line.split_once(' ') else {
+            continue;
+        };
+        let Some((file, at)) = place.rsplit_once(':') else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "::warning file={},line={at},title=slow test::{}",
+            property(&paths.relative(file)),
+            data(what)
         );
     }
     out
@@ -407,6 +430,20 @@ mod tests {
             "::notice title=compile skipped::credo is not a dependency\n"
         );
         assert_eq!(step(&outcome(Status::Ok, "x", None), Verbosity::Quiet), "");
+    }
+
+    #[test]
+    fn slow_tests_are_warnings_at_their_place() {
+        let mut o = outcome(
+            Status::Ok,
+            "slow test: test/a_test.exs:4 test sleeps (262 ms > 100 ms)",
+            None,
+        );
+        o.id = crate::ids::StepId::Test;
+        assert_eq!(
+            slow_warnings(&o, &paths()),
+            "::warning file=demo/test/a_test.exs,line=4,title=slow test::test sleeps (262 ms > 100 ms)\n"
+        );
     }
 
     #[test]
