@@ -92,6 +92,15 @@ compile (after deps):
   $ mix do deps.compile + compile --warnings-as-errors  [alone if a dep builds inside deps/]
 credo: skipped: credo is not a dependency: add `{:credo, "~> 1.7", only: [:dev, :test], runtime: false}` to deps in mix.exs
 sobelow: skipped: sobelow is not a dependency: add `{:sobelow, "~> 0.13", only: [:dev, :test], runtime: false}` to deps in mix.exs
+xref (after deps, compile):
+  $ mix xref graph --label compile-connected --format plain --fail-above 0
+gettext: skipped: gettext is not a dependency: add `{:gettext, "~> 0.26"}` to deps in mix.exs
+docs: skipped: ex_doc is not a dependency: add `{:ex_doc, "~> 0.36", only: :dev, runtime: false}` to deps in mix.exs
+audit (after deps):
+  # check that repo.hex.pm:443 answers within 5s (the audit needs the network)
+  # check that Hex is installed (`mix hex.audit` is Hex's task)
+  $ mix hex.audit
+  # skip mix deps.audit: mix_audit is not a dependency: add `{:mix_audit, "~> 2.1", only: [:dev, :test], runtime: false}` to deps in mix.exs
 dialyzer (after compile):
   # find OTP and Elixir, the PLT key; create priv/plts
   $ dialyzer --build_plt -pa '{elixir_lib}/elixir/ebin' --output_plt 'priv/plts/otp-{otp}_elixir-{elixir}.plt' --apps erts kernel stdlib crypto '{elixir_lib}/elixir/ebin' '{elixir_lib}/logger/ebin' '{elixir_lib}/mix/ebin'  [when the PLT key changed]
@@ -115,11 +124,12 @@ test:
   # export DATABASE_URL and REDIS_URL
   # remove cover/*.coverdata from earlier runs
   # write the JUnit formatter (an ExUnit formatter, no hex package)
-  $ elixirc _build/xtask/junit-11608ab1/junit_formatter.ex -o _build/xtask/junit-11608ab1  [when not compiled yet]
-  $ MIX_ENV=test ELIXIR_ERL_OPTIONS='-pa _build/xtask/junit-11608ab1' XTASK_JUNIT=_build/xtask/junit-0.xml mix do deps.compile + compile --warnings-as-errors + test --cover --export-coverage suite --formatter PhxXtask.JUnitFormatter --formatter ExUnit.CLIFormatter  [alone if a dep builds inside deps/]
+  $ elixirc _build/xtask/junit-6f19f705/junit_formatter.ex -o _build/xtask/junit-6f19f705  [when not compiled yet]
+  $ MIX_ENV=test ELIXIR_ERL_OPTIONS='-pa _build/xtask/junit-6f19f705' XTASK_JUNIT=_build/xtask/junit-0.xml mix do deps.compile + compile --warnings-as-errors + test --cover --export-coverage suite --formatter PhxXtask.JUnitFormatter --formatter ExUnit.CLIFormatter  [alone if a dep builds inside deps/]
   # merge the JUnit XML into _build/test/junit.xml  [even after a failure]
   # write _build/xtask/cover.exs (merges the exports, reports and checks the total, writes cover/lcov.info and the HTML)
   $ MIX_ENV=test XTASK_COVER_EXPORTS=suite elixir _build/xtask/cover.exs
+  # list the 10 slowest tests, flag those over 100 ms, compare with the last run  [even after a failure]
   # stop the services
 migrations:
   # check: migration services: docker answers

@@ -55,12 +55,17 @@ impl<'a> Ctx<'a> {
 /// A step whose tool is not a dependency: skipped with the line to add, or
 /// failed with it under `--require-all`, so it never passes silently.
 pub fn missing_tool(id: StepId, ctx: &Ctx, dep_line: &str) -> StepPlan {
-    let why = format!("{id} is not a dependency: add `{dep_line}` to deps in mix.exs");
+    missing_dep(id, id.name(), ctx, dep_line)
+}
+
+/// As `missing_tool`, for a step named apart from its tool (docs: ex_doc).
+pub fn missing_dep(id: StepId, tool: &str, ctx: &Ctx, dep_line: &str) -> StepPlan {
+    let why = format!("{tool} is not a dependency: add `{dep_line}` to deps in mix.exs");
     if !ctx.require_all {
         return StepPlan::skipped(id, why);
     }
     let fail = Action::Native {
-        describe: format!("require {id} (--require-all)"),
+        describe: format!("require {tool} (--require-all)"),
         run: Box::new(move |_| anyhow::bail!("{why}")),
     };
     let mut plan = StepPlan::new(id, &[], vec![fail], "");

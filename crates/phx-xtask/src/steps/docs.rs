@@ -6,7 +6,7 @@
 
 use anyhow::bail;
 
-use super::ctx::{missing_tool, Ctx};
+use super::ctx::{missing_dep, Ctx};
 use crate::ids::StepId;
 use crate::plan::{Action, Cmd, StepPlan};
 
@@ -15,8 +15,9 @@ const HINT: &str = "fix the documentation warnings above (a reference to a funct
 
 pub fn plan(ctx: &Ctx) -> StepPlan {
     if !ctx.project.has_dep("ex_doc") {
-        return missing_tool(
+        return missing_dep(
             StepId::Docs,
+            "ex_doc",
             ctx,
             r#"{:ex_doc, "~> 0.36", only: :dev, runtime: false}"#,
         );
