@@ -330,3 +330,112 @@ fn a_migration_on_the_default_branch_is_migrated_but_only_checked_with_all() {
         done.stderr
     );
 }
+
+/// An index on products.COLUMN in Ecto's words (`create index(…)`, what the
+/// lint reads), over the demo's SQL migrator (the private helpers turn the
+/// words into the SQL it runs).
+fn ecto_shaped_index(i: u64, column: &str) -> String {
+    format!(
+        "# Migration {i}: indexes products.{column}.\n\
+         defmodule Demo.Repo.Migrations.Index{i} do\n\
+         \x20 def up do\n\
+         \x20   create index(:products, [:{column}])\n\
+         \x20 end\n\n\
+         \x20 def down, do: [\"DROP INDEX products_{column}_index\"]\n\n\
+         \x20 defp create(sql), do: [sql]\n\
+         \x20 defp index(table, [c]), do: \"CREATE INDEX #{{table}}_#{{c}}_index ON #{{table}} (#{{c}})\"\n\
+         end\n"
+    )
+}
+
+/// True when stderr has `priv/repo/migrations/NAME:4: RULE:` (line 4 is
+/// the `create index` of `ecto_shaped_index`).
+fn flagged(stderr: &str, name: &str) -> bool {
+    stderr.contains(&format!(
+        "priv/repo/migrations/{name}:4: index_not_concurrently:"
+    ))
+}
+
+#[test]
+fn after_init_an_old_unsafe_migration_passes_and_a_new_one_fails_naming_file_and_line() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let old = file(1, "add_products_name_index");
+    app.write(
+        &format!("priv/repo/migrations/{old}"),
+        &ecto_shaped_index(1, "name"),
+    );
+    std::fs::remove_file(app.config()).unwrap();
+    let repo = app.tmp.path().to_str().unwrap();
+    let init = common::xtask(&["init", "--repo", repo])
+        .env("CARGO_NET_OFFLINE", "true")
+        .run();
+    assert_eq!(init.code, Some(0), "{}", init.all());
+    let said = format!("set [migrate] lint_after = \"{}\"", version(1));
+    assert!(init.stderr.contains(&said), "{}", init.stderr);
+    let written = std::fs::read_to_string(app.config()).unwrap();
+    assert!(
+        written.contains(&format!("[migrate]\nlint_after = \"{}\"", version(1))),
+        "{written}"
+    );
+    // The demo migrates with its own commands (it has no Ecto): added to
+    // the [migrate] section init wrote.
+    let merged = written.replace("[migrate]\n", &common::demo_migrate_config());
+    std::fs::write(app.config(), merged).unwrap();
+
+    let done = app.xtask(&["migrate", "check"]).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    assert!(
+        done.stderr
+            .contains("linted 0 files (4 at or before [migrate] lint_after skipped)"),
+        "{}",
+        done.stderr
+    );
+
+    let new = file(2, "add_products_price_cents_index");
+    app.write(
+        &format!("priv/repo/migrations/{new}"),
+        &ecto_shaped_index(2, "price_cents"),
+    );
+    let done = app.xtask(&["migrate", "check"]).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert!(flagged(&done.stderr, &new), "{}", done.stderr);
+    assert!(!flagged(&done.stderr, &old), "{}", done.stderr);
+}
+
+#[test]
+fn by_default_only_the_branchs_migrations_are_linted_and_the_fix_names_lint_after() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let old = file(1, "add_products_name_index");
+    app.write(
+        &format!("priv/repo/migrations/{old}"),
+        &ecto_shaped_index(1, "name"),
+    );
+    git(
+        &app.dir(),
+        "git init -q -b main && git add priv && git commit -qm main && git checkout -q -b feature",
+    );
+    let new = file(2, "add_products_price_cents_index");
+    app.write(
+        &format!("priv/repo/migrations/{new}"),
+        &ecto_shaped_index(2, "price_cents"),
+    );
+
+    let done = app.xtask(&["migrate", "check"]).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert!(flagged(&done.stderr, &new), "{}", done.stderr);
+    assert!(!flagged(&done.stderr, &old), "{}", done.stderr);
+
+    // With --all the old one is flagged too, and the fix names lint_after
+    // with the newest migration at or before the merge base.
+    let done = app.xtask(&["migrate", "check", "--all"]).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert!(
+        flagged(&done.stderr, &old) && flagged(&done.stderr, &new),
+        "{}",
+        done.stderr
+    );
+    let fix = format!("set `lint_after = \"{}\"` under [migrate]", version(1));
+    assert!(done.stderr.contains(&fix), "{}", done.stderr);
+}

@@ -15,6 +15,7 @@ use crate::run::{Exit, Run};
 use dependency::Source;
 
 mod dependency;
+mod lint_after;
 mod workflow;
 
 const FLAKE: &str = include_str!("../templates/flake.nix");
@@ -49,6 +50,9 @@ pub fn run(args: &InitArgs, run: &Run) -> Result<Exit> {
         "checked: cargo resolves phx-xtask from {}",
         source.describe()
     );
+    if let Some((version, count)) = lint_after::newest(&repo.join(&app)) {
+        eprintln!("{}", lint_after::said(version, count));
+    }
     eprintln!("next: `cargo xtask ci` (or `nix develop --command cargo xtask ci`)");
     Ok(Exit::Passed)
 }
@@ -186,8 +190,14 @@ fn files(
     } else {
         format!("{app_dir}/")
     };
+    let migrate = lint_after::newest(&repo.join(app))
+        .map(|(version, _)| lint_after::section(version))
+        .unwrap_or_default();
     let mut files = vec![
-        (repo.join("xtask.toml"), xtask_toml(&app_dir, &pins)),
+        (
+            repo.join("xtask.toml"),
+            xtask_toml(&app_dir, &pins) + &migrate,
+        ),
         (repo.join(".cargo/config.toml"), ALIAS.to_string()),
         (
             repo.join("xtask/Cargo.toml"),
