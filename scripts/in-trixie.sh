@@ -14,6 +14,10 @@
 #   - /var/run/docker.sock, so testcontainers and `docker` reach the host's
 #     engine, and --network host, so the ports those containers publish on
 #     127.0.0.1 are the same ports inside;
+#   - --pid host: the tests name networks, containers and databases after
+#     their process id, and in a pid namespace of its own every container's
+#     test binary would be pid 7, so two runs (or a run and the host's) would
+#     take each other's names;
 #   - the caller's uid and gid (and the socket's group), so files written to
 #     the repo are owned as if run on the host;
 #   - HOME=target/trixie-home: Mix's, npm's and rebar3's caches survive
@@ -67,8 +71,8 @@ workdir="$PWD"
 case "$workdir/" in "$repo_root"/*) ;; *) workdir="$repo_root" ;; esac
 
 args=(
-	--rm --init --name "phx-xtask-trixie-$$-$RANDOM"
-	--network host
+	--rm --name "phx-xtask-trixie-$$-$RANDOM"
+	--network host --pid host
 	-v "$repo_root:$repo_root" -w "$workdir"
 	-v /var/run/docker.sock:/var/run/docker.sock
 	--user "$(id -u):$(id -g)" -e HOME="$home"

@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{docker, free_port, http_get, serial, sh, Daemon, Done, Net, Repo, IMAGES};
+use common::{
+    docker, eventually, free_port, http_get, serial, sh, Daemon, Done, Net, Repo, IMAGES,
+};
 
 /// Debian's nginx in the foreground, proxying a loopback port to the
 /// upstream file phx-xtask rewrites.
@@ -125,8 +127,22 @@ struct Backing(Net);
 impl Backing {
     fn start() -> Backing {
         let mut net = Net::create("phx-xtask-deploy");
-        net.run("db", &["-e", "POSTGRES_PASSWORD=pw", IMAGES[0].1]);
+        let db = net.run("db", &["-e", "POSTGRES_PASSWORD=pw", IMAGES[0].1]);
         net.run("redis", &[IMAGES[1].1]);
+        // The first deploy migrates at once: when the image build is cached,
+        // that is before Postgres has finished its first start. Over TCP,
+        // so the entrypoint's socket-only init server does not count.
+        let ready = [
+            "exec",
+            &db,
+            "pg_isready",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ];
+        eventually(Duration::from_secs(60), || docker(&ready).0.then_some(()));
         Backing(net)
     }
 }
