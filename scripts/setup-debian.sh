@@ -20,8 +20,9 @@ packages=(
   # The deploy's HTTP (curl), and for the tests: a real registry (Debian's
   # docker-registry, with htpasswd) and a real reverse proxy (nginx).
   curl docker-registry apache2-utils nginx-light
-  # The repo's own checks (flake parsing) and the benchmarks.
-  nix-bin hyperfine
+  # The repo's own checks (flake parsing) and the benchmarks (jq reads the
+  # JSON report); headless chromium screenshots report.html in the tests.
+  nix-bin hyperfine jq chromium
   git ca-certificates procps
 )
 # Debian's nodejs is 18, enough for the demo; a newer node already on the
