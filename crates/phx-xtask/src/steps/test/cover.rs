@@ -122,7 +122,7 @@ fn report(app: &Path, exports: &[String]) -> Cmd {
 fn partial_run(args: &TestArgs, layout: Layout) -> Option<String> {
     if let Layout::One(p) = layout {
         return Some(format!(
-            "only partition {}/{} ran: merge every partition's cover/*.coverdata and run `mix test.coverage`",
+            "only leg {}/{} ran: `cargo xtask merge` checks the union of every leg's coverage",
             p.k, p.n
         ));
     }
@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(partial_run(&full, Layout::All(2)), None);
         assert!(partial_run(&full, Layout::One(Partition { k: 1, n: 2 }))
             .unwrap()
-            .contains("only partition 1/2"));
+            .contains("only leg 1/2"));
         let only = TestArgs {
             only: vec!["x".into()],
             failed: true,
