@@ -197,7 +197,7 @@ const MANIFEST: &str = "priv/static/cache_manifest.json";
 fn check_outputs(app: &Path, found: Found, manifest: &Path, ctx: &mut Exec) -> Result<()> {
     for u in &found.unread {
         ctx.notes.push(format!(
-            "could not read what {u}: name its output in [assets] outputs to check it"
+            "could not read the output of {u} from config/config.exs: name it in [assets] outputs to check it"
         ));
     }
     let mut bad = Vec::new();

@@ -54,17 +54,9 @@ pub fn find(app: &Path, app_name: &str, configured: &[PathBuf], deploy: &str) ->
     let text = std::fs::read_to_string(config_dir.join("config.exs")).unwrap_or_default();
     let used = used_profiles(app, deploy);
     for tool in ["esbuild", "tailwind"] {
-        let runs_tool = used
-            .as_ref()
-            .is_none_or(|u| u.iter().any(|(t, _)| *t == tool));
         for (profile, term) in exs::config(&text, tool) {
             let Term::Keyword(opts) = term else { continue };
-            let counts = match &used {
-                None => true,
-                Some(u) if runs_tool => u.contains(&(tool, profile.clone())),
-                Some(_) => profile == app_name || profile == "default",
-            };
-            if !counts {
+            if !counts(used.as_ref(), tool, &profile, app_name) {
                 continue;
             }
             match profile_outputs(tool, &opts, app, &config_dir) {
@@ -77,7 +69,7 @@ pub fn find(app: &Path, app_name: &str, configured: &[PathBuf], deploy: &str) ->
                 })),
                 Err(why) => found
                     .unread
-                    .push(format!("the {tool} profile `{profile}`: {why}")),
+                    .push(format!("the {tool} profile `{profile}` ({why})")),
             }
         }
     }
@@ -92,10 +84,22 @@ pub fn find(app: &Path, app_name: &str, configured: &[PathBuf], deploy: &str) ->
     found
 }
 
+/// Whether the deploy owes this profile's outputs (see `find`).
+fn counts(used: Option<&Profiles>, tool: &'static str, profile: &str, app_name: &str) -> bool {
+    let Some(used) = used else { return true };
+    match used.iter().any(|(t, _)| *t == tool) {
+        true => used.contains(&(tool, profile.to_string())),
+        false => profile == app_name || profile == "default",
+    }
+}
+
+/// `(tool, profile)` pairs: `("tailwind", "shop")`.
+type Profiles = BTreeSet<(&'static str, String)>;
+
 /// The `(tool, profile)` pairs the deploy alias runs (`tailwind shop
 /// --minify`), following aliases it names; None when it cannot be read,
 /// and then every profile counts.
-fn used_profiles(app: &Path, deploy: &str) -> Option<BTreeSet<(&'static str, String)>> {
+fn used_profiles(app: &Path, deploy: &str) -> Option<Profiles> {
     let mix_exs = std::fs::read_to_string(app.join("mix.exs")).ok()?;
     let mut used = BTreeSet::new();
     let mut todo = vec![(deploy.to_string(), 0)];

@@ -203,8 +203,8 @@ config :esbuild, shop: [args: ~w(js/app.js --outdir=x), cd: Application.app_dir(
     assert_eq!(
         found.unread,
         [
-            "the esbuild profile `shop`: its cd is not a literal path",
-            "the tailwind profile `shop`: its args are not a literal list"
+            "the esbuild profile `shop` (its cd is not a literal path)",
+            "the tailwind profile `shop` (its args are not a literal list)"
         ]
     );
     let (files, flag) =
