@@ -22,6 +22,9 @@ pub struct Cmd {
     /// failures apart by code (our coverage script exits 3 below the
     /// threshold, as `mix test.coverage` does, and 1 when it crashed).
     pub code_hints: Vec<(i32, String)>,
+    /// Exit codes besides 0 that mean success (dialyzer's 2, "warnings
+    /// were emitted", when what it built is complete anyway).
+    pub ok_codes: Vec<i32>,
     /// Arguments name values known only at run time as `{key}` (dialyzer's
     /// `-pa {elixir_lib}/elixir/ebin`), filled from what an earlier action
     /// exported; the plan shows the keys.
@@ -50,6 +53,7 @@ impl Cmd {
             late_env: Vec::new(),
             hint: None,
             code_hints: Vec::new(),
+            ok_codes: Vec::new(),
             templated: false,
             stdin_env: None,
         }
@@ -159,6 +163,12 @@ impl Cmd {
     /// The hint when the command exits with `code`.
     pub fn hint_on(mut self, code: i32, h: impl Into<String>) -> Cmd {
         self.code_hints.push((code, h.into()));
+        self
+    }
+
+    /// `code` counts as success too.
+    pub fn ok_on(mut self, code: i32) -> Cmd {
+        self.ok_codes.push(code);
         self
     }
 

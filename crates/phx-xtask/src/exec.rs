@@ -4,6 +4,8 @@
 //! judged). The runner makes one per phase; native actions receive it.
 
 use std::collections::BTreeMap;
+#[cfg(test)]
+use std::path::Path;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -98,7 +100,7 @@ impl Exec {
                 proc::signal_name()
             ));
         }
-        if code == Some(0) {
+        if code == Some(0) || code.is_some_and(|c| cmd.ok_codes.contains(&c)) {
             return Ok(());
         }
         if let Some(h) = cmd.hint_for(code) {
@@ -280,5 +282,22 @@ impl Exec {
             self.hint = Some(h);
         }
         Err(anyhow!("{}", errors.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn an_exit_code_the_command_accepts_passes_and_the_hint_follows_the_code() {
+        let mut exec = Exec::new(StepId::Dialyzer, PathBuf::from("."), None, Env::default());
+        let two = Cmd::new("sh", Path::new(".")).args(["-c", "exit 2"]);
+        assert!(exec.run(&two.clone().ok_on(2)).is_ok());
+        let err = exec.run(&two.hint("any").hint_on(2, "two")).unwrap_err();
+        assert!(err.to_string().contains("exited with code 2"), "{err}");
+        assert_eq!(exec.hint.as_deref(), Some("two"));
     }
 }
