@@ -4,8 +4,6 @@
 //! judged). The runner makes one per phase; native actions receive it.
 
 use std::collections::BTreeMap;
-#[cfg(test)]
-use std::path::Path;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
