@@ -20,6 +20,7 @@
 #     take each other's names;
 #   - the caller's uid and gid (and the socket's group), so files written to
 #     the repo are owned as if run on the host;
+#   - the host's CA bundle (read-only), for npm where TLS is intercepted;
 #   - HOME=target/trixie-home: Mix's, npm's and rebar3's caches survive
 #     between runs and never mix with the host's Elixir 1.14 ones;
 #   - XTASK_*, CI, RUST_* and GITHUB_* variables passed through, and
@@ -85,6 +86,13 @@ case "$git_common/" in
 	"$repo_root"/* | /) ;;
 	*) args+=(-v "$git_common:$git_common") ;;
 esac
+# The host's CA bundle, where TLS to the registries is intercepted by a CA
+# only the host trusts: without it npm fails with SELF_SIGNED_CERT_IN_CHAIN.
+# Node reads its own CA list unless told, hence NODE_EXTRA_CA_CERTS.
+readonly ca=/etc/ssl/certs/ca-certificates.crt
+if [ -f "$ca" ]; then
+	args+=(-v "$ca:$ca:ro" -e "NODE_EXTRA_CA_CERTS=$ca")
+fi
 if [ -S /var/run/docker.sock ]; then
 	args+=(--group-add "$(stat -c %g /var/run/docker.sock)")
 fi
