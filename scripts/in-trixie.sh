@@ -71,8 +71,9 @@ mkdir -p "$home"
 workdir="$PWD"
 case "$workdir/" in "$repo_root"/*) ;; *) workdir="$repo_root" ;; esac
 
+name="phx-xtask-trixie-$$-$RANDOM"
 args=(
-	--rm --name "phx-xtask-trixie-$$-$RANDOM"
+	--rm --name "$name"
 	--network host --pid host
 	-v "$repo_root:$repo_root" -w "$workdir"
 	-v /var/run/docker.sock:/var/run/docker.sock
@@ -97,14 +98,13 @@ if [ -S /var/run/docker.sock ]; then
 	args+=(--group-add "$(stat -c %g /var/run/docker.sock)")
 fi
 # Passed by name only, so values (tokens included) never appear on a command line.
-while IFS='=' read -r name _; do
-	case "$name" in
-		XTASK_* | CI | RUST_* | GITHUB_* | TERM | NO_COLOR) args+=(-e "$name") ;;
+while IFS="=" read -r var _; do
+	case "$var" in
+		XTASK_* | CI | RUST_* | GITHUB_* | TERM | NO_COLOR) args+=(-e "$var") ;;
 	esac
 done < <(env)
 [ -t 0 ] && args+=(-i)
 [ -t 0 ] && [ -t 1 ] && args+=(-t)
-name="${args[3]}"
 
 # Run in the background and wait, so a SIGTERM to this script is handled now
 # (bash defers traps until a foreground child exits) and the container goes
