@@ -103,7 +103,7 @@ audit (after deps):
   # skip mix deps.audit: mix_audit is not a dependency: add `{:mix_audit, "~> 2.1", only: [:dev, :test], runtime: false}` to deps in mix.exs
 dialyzer (after compile):
   # find OTP and Elixir, the PLT key; create priv/plts
-  $ dialyzer --build_plt '{no_unknown}' -pa '{elixir_lib}/elixir/ebin' --output_plt 'priv/plts/otp-{otp}_elixir-{elixir}.plt' --apps erts kernel stdlib crypto '{elixir_lib}/elixir/ebin' '{elixir_lib}/logger/ebin' '{elixir_lib}/mix/ebin'  [when the PLT key changed]
+  $ dialyzer --build_plt -pa '{elixir_lib}/elixir/ebin' --output_plt 'priv/plts/otp-{otp}_elixir-{elixir}.plt' --apps erts kernel stdlib crypto '{elixir_lib}/elixir/ebin' '{elixir_lib}/logger/ebin' '{elixir_lib}/mix/ebin'  [when the PLT key changed]
   # record the PLT key in priv/plts/otp-{otp}_elixir-{elixir}.plt.key
   $ dialyzer --no_check_plt --fullpath --no_indentation -pa '{elixir_lib}/elixir/ebin' --plt 'priv/plts/otp-{otp}_elixir-{elixir}.plt' _build/dev/lib/demo/ebin
 assets:

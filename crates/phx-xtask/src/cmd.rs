@@ -71,16 +71,10 @@ impl Cmd {
         self
     }
 
-    /// The command with `{key}` replaced by `vars[key]` where templated. An
-    /// argument that is one lone `{key}` filled with nothing is dropped: a
-    /// flag that only some versions of a tool take.
+    /// The command with `{key}` replaced by `vars[key]` where templated.
     pub fn fill(&self, vars: &std::collections::BTreeMap<String, String>) -> Cmd {
         let mut c = self.clone();
         if c.templated {
-            c.args.retain(|a| {
-                let key = a.strip_prefix('{').and_then(|r| r.strip_suffix('}'));
-                !key.is_some_and(|k| vars.get(k).is_some_and(String::is_empty))
-            });
             for a in &mut c.args {
                 for (k, v) in vars {
                     *a = a.replace(&format!("{{{k}}}"), v);

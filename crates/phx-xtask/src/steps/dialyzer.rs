@@ -52,9 +52,7 @@ fn find_beam(plt_dir: PathBuf, env: String, lock: Option<String>, apps: Vec<Stri
             ctx.notes.push(format!("analysed MIX_ENV={env}"));
             let k = key(&beam, &env, lock.as_deref(), &apps);
             let lib = beam.elixir_lib.display().to_string();
-            let no_unknown = no_unknown(&beam.otp);
             for (name, value) in [
-                ("no_unknown", no_unknown.to_string()),
                 ("otp", beam.otp),
                 ("elixir", beam.elixir),
                 ("elixir_lib", lib),
@@ -64,14 +62,6 @@ fn find_beam(plt_dir: PathBuf, env: String, lock: Option<String>, apps: Vec<Stri
             }
             std::fs::create_dir_all(ctx.base.join(&plt_dir)).context("create the PLT dir")
         }),
-    }
-}
-
-/// `-Wno_unknown` where dialyzer takes it (OTP 26 on), else nothing.
-fn no_unknown(otp: &str) -> &'static str {
-    match otp.parse::<u32>() {
-        Ok(major) if major < 26 => "",
-        _ => "-Wno_unknown",
     }
 }
 
@@ -136,17 +126,10 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let mut actions: Vec<Action> = compile_first(ctx, &env).into_iter().collect();
     actions.push(find_beam(plt_dir, env.clone(), lock, apps));
     // Elixir's beams need Elixir on the code path (`-pa`), else dialyzer
-    // fails on `elixir_erl:debug_info`. `{no_unknown}` is `-Wno_unknown` on
-    // OTP 26 and later, nothing before (OTP 25 refuses the option): since
-    // OTP 26 the unknown-function warning is on by default, and a PLT of
-    // erts, stdlib and Elixir calls many functions of apps outside it
-    // (compiler, cover, ExUnit, Hex), so OTP 27 builds the PLT and then
-    // exits 2 ("warnings were emitted"). Those calls are not the app's
-    // code; the check below still reports unknown functions in the app.
+    // fails on `elixir_erl:debug_info`.
     let build = Cmd::new("dialyzer", ctx.app)
         .args([
             "--build_plt",
-            "{no_unknown}",
             "-pa",
             "{elixir_lib}/elixir/ebin",
             "--output_plt",
@@ -224,22 +207,6 @@ fn dialyxir(ctx: &Ctx, env: String, lock: Option<String>) -> StepPlan {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_plt_build_drops_unknown_warnings_only_where_dialyzer_takes_the_flag() {
-        assert_eq!(no_unknown("25"), "");
-        assert_eq!(no_unknown("26"), "-Wno_unknown");
-        assert_eq!(no_unknown("27"), "-Wno_unknown");
-        let vars = |v: &str| [("no_unknown".to_string(), v.to_string())].into();
-        let cmd = Cmd::new("dialyzer", Path::new("."))
-            .args(["--build_plt", "{no_unknown}", "-pa", "x"])
-            .templated();
-        assert_eq!(cmd.fill(&vars("")).args, ["--build_plt", "-pa", "x"]);
-        assert_eq!(
-            cmd.fill(&vars("-Wno_unknown")).args,
-            ["--build_plt", "-Wno_unknown", "-pa", "x"]
-        );
-    }
-
     fn beam(otp: &str, elixir: &str) -> Beam {
         Beam {
             otp: otp.into(),
@@ -298,7 +265,7 @@ mod tests {
             lines[0],
             "$ MIX_ENV=dev mix compile  [alone if a dep builds inside deps/]"
         );
-        assert!(lines[2].starts_with("$ dialyzer --build_plt '{no_unknown}' -pa '{elixir_lib}/elixir/ebin' --output_plt 'priv/plts/otp-{otp}_elixir-{elixir}.plt'"), "{}", lines[2]);
+        assert!(lines[2].starts_with("$ dialyzer --build_plt -pa '{elixir_lib}/elixir/ebin' --output_plt 'priv/plts/otp-{otp}_elixir-{elixir}.plt'"), "{}", lines[2]);
         let mut vars = std::collections::BTreeMap::new();
         vars.insert("elixir_lib".to_string(), "/usr/lib/elixir/lib".to_string());
         let cmd = Cmd::new("dialyzer", Path::new("/a"))
