@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploy figures for docs/benchmarks.md, on this machine (loopback only,
 # bounded): (1) the docker target end to end, from tests/deploy.rs run with
-# --nocapture: requests served and failed through nginx during a deploy, a
+# --nocapture, and the same over two ssh hosts from tests/deploy_hosts.rs:
+# requests served and failed through each proxy during a deploy, a
 # failed deploy and a rollback, and each release's time from start to
 # passing the gate; (2) the gate's reaction time: a stand-in app turns
 # healthy 3 s after the deploy starts, and the gate's "healthy after" minus
@@ -9,8 +10,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-echo "== docker target (tests/deploy.rs)"
+echo "== docker target, one unix:// host (tests/deploy.rs)"
 cargo test -q -p xtask --test deploy docker_deploys -- --nocapture 2>&1 | grep -o 'FIGURE.*' || true
+
+echo "== docker target, two ssh:// hosts, each its own dockerd behind its own sshd (tests/deploy_hosts.rs)"
+cargo test -q -p xtask --test deploy_hosts -- --nocapture 2>&1 | grep -o 'FIGURE.*' || true
 
 echo "== gate reaction (fly target, stand-in flyctl, the app turns healthy 3 s in)"
 work=$(mktemp -d)

@@ -12,6 +12,7 @@
 #   phx-xtask-local/elixir-builder:1.14-erlang-25-debian-bookworm
 #                                     docker/local/elixir-builder (elixir 1.14, OTP 25, node)
 #   phx-xtask-local/runner:bookworm   docker/local/runner   (the release's runtime libs)
+#   phx-xtask-local/proxy:bookworm    docker/local/proxy    (nginx and curl: the deploy proxy)
 #
 # The last two are what demo/Dockerfile takes as BUILDER_IMAGE and RUNNER_IMAGE:
 #   docker build \
@@ -39,6 +40,8 @@ readonly REDIS_IMAGE=phx-xtask-local/redis:7
 # docker/local/elixir-builder fails its build if they ever differ.
 readonly BUILDER_IMAGE=phx-xtask-local/elixir-builder:1.14-erlang-25-debian-bookworm
 readonly RUNNER_IMAGE=phx-xtask-local/runner:bookworm
+# Stands in for nginx:stable as `[deploy.<env>] proxy_image`.
+readonly PROXY_IMAGE=phx-xtask-local/proxy:bookworm
 readonly SUITE=bookworm
 readonly MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 readonly SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
@@ -260,6 +263,7 @@ main() {
 	build_service "$REDIS_IMAGE" "$repo_root/docker/local/redis" "$stale"
 	build_service "$BUILDER_IMAGE" "$repo_root/docker/local/elixir-builder" "$stale"
 	build_service "$RUNNER_IMAGE" "$repo_root/docker/local/runner" "$stale"
+	build_service "$PROXY_IMAGE" "$repo_root/docker/local/proxy" "$stale"
 	remove_replaced
 	record_local_config
 	docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep '^phx-xtask-local/' | sort

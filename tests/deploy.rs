@@ -2,7 +2,9 @@
 //!
 //! The docker target, for real: the demo's release images (v1, v2, and a
 //! v3 whose /health answers 503), Postgres and Redis containers on a docker
-//! network, and Debian's nginx on loopback as the reverse proxy. A bounded
+//! network, and the proxy container `deploy setup` starts (nginx, from
+//! Debian's packages) on a loopback port. This machine's docker is a
+//! `unix://` host: the same code path as the ssh hosts of deploy_hosts.rs. A bounded
 //! load (one client thread, loopback only, stopped when the deploy ends)
 //! goes through the proxy during each switch: zero failed requests.
 //!
@@ -15,108 +17,42 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{
-    docker, eventually, free_port, http_get, serial, sh, Daemon, Done, Net, Repo, IMAGES,
+    docker, eventually, free_port, http_get, serial, sh, Done, Load, Net, Repo, IMAGES,
 };
 
-/// Debian's nginx in the foreground, proxying a loopback port to the
-/// upstream file phx-xtask rewrites.
-struct Nginx {
-    // Stopped before its dir goes.
-    daemon: Daemon,
-    dir: tempfile::TempDir,
+const PROXY_IMAGE: &str = "phx-xtask-local/proxy:bookworm";
+
+/// The proxy container `deploy setup` starts on this machine's docker,
+/// publishing a loopback port; it, the lock and the network go on drop.
+struct Proxy {
+    port: u16,
+    network: String,
 }
 
-impl Nginx {
-    fn start() -> Nginx {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let p = dir.path();
-        std::fs::write(p.join("upstream.conf"), "server 127.0.0.1:1;\n").unwrap();
-        let conf = format!(
-            "user root;\nworker_processes 1;\ndaemon off;\npid {0}/nginx.pid;\nerror_log {0}/error.log;\nevents {{ worker_connections 256; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {0}/body;\n  proxy_temp_path {0}/proxy;\n  fastcgi_temp_path {0}/fastcgi;\n  uwsgi_temp_path {0}/uwsgi;\n  scgi_temp_path {0}/scgi;\n\
-             \x20 upstream app {{ include {0}/upstream.conf; }}\n  server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://app; }} }}\n}}\n",
-            p.display()
-        );
-        std::fs::write(p.join("nginx.conf"), conf).unwrap();
-        let mut cmd = Command::new("nginx");
-        cmd.args([
-            "-p",
-            p.to_str().unwrap(),
-            "-c",
-            p.join("nginx.conf").to_str().unwrap(),
-        ]);
-        Nginx {
-            daemon: Daemon::spawn(cmd, port),
-            dir,
-        }
+impl Proxy {
+    fn setup(repo: &Repo, port: u16, network: &str) -> Proxy {
+        let proxy = Proxy {
+            port,
+            network: network.to_string(),
+        };
+        let done = repo.xtask(&["deploy", "setup", "staging"]).run();
+        assert_eq!(done.code, Some(0), "{}", done.all());
+        proxy
     }
 
     fn port(&self) -> u16 {
-        self.daemon.port
-    }
-
-    fn reload(&self) -> String {
-        let p = self.dir.path();
-        format!(
-            "[\"nginx\", \"-p\", \"{0}\", \"-c\", \"{0}/nginx.conf\", \"-s\", \"reload\"]",
-            p.display()
-        )
+        self.port
     }
 }
 
-/// One client thread through the proxy until stopped; counts what failed.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicUsize>,
-    failed: Arc<Mutex<Vec<String>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16) -> Load {
-        let (stop, ok, failed) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicUsize::new(0)),
-            Arc::new(Mutex::new(Vec::new())),
-        );
-        let (s, o, f) = (stop.clone(), ok.clone(), failed.clone());
-        let thread = std::thread::spawn(move || {
-            // Bounded in count as well as by the stop flag.
-            for _ in 0..200_000 {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                match http_get(port, "/live") {
-                    Some((200, _)) => {
-                        o.fetch_add(1, Ordering::SeqCst);
-                    }
-                    other => f.lock().unwrap().push(format!("{other:?}")),
-                }
-            }
-        });
-        Load {
-            stop,
-            ok,
-            failed,
-            thread: Some(thread),
-        }
-    }
-
-    /// (served, failures)
-    fn finish(mut self) -> (usize, Vec<String>) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.thread.take().unwrap().join().unwrap();
-        (
-            self.ok.load(Ordering::SeqCst),
-            self.failed.lock().unwrap().clone(),
-        )
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", "demo-staging-proxy", "demo-staging-lock"]);
+        let _ = docker(&["network", "rm", &self.network]);
     }
 }
 
@@ -163,18 +99,22 @@ impl Drop for Backing {
 
 const SECRET: &str = "0123456789012345678901234567890123456789012345678901234567890123";
 
-fn deploy_config(repo: &Repo, nginx: &Nginx, net: &str) {
+/// The staging environment on this machine's docker (a `unix://` host,
+/// through the same code path as ssh hosts), behind a proxy container on
+/// a loopback port; set up.
+fn deploy_config(repo: &Repo, net: &str) -> Proxy {
+    let port = free_port();
     repo.config(&format!(
-        "[deploy.staging]\ntarget = \"docker\"\nurl = \"http://127.0.0.1:{}\"\nnetwork = \"{net}\"\nenv = [\"DATABASE_URL\", \"REDIS_URL\", \"SECRET_KEY_BASE\"]\n\
-         proxy_upstream = \"{}/upstream.conf\"\nproxy_reload = {}\ndrain = 1\ntimeout = 45\n\
-         [deploy.production]\ntarget = \"docker\"\nurl = \"http://127.0.0.1:{}\"\nproxy_upstream = \"{}/upstream.conf\"\nproxy_reload = {}\n",
-        nginx.port(), nginx.dir.path().display(), nginx.reload(), nginx.port(), nginx.dir.path().display(), nginx.reload()
+        "[deploy.staging]\ntarget = \"docker\"\nurl = \"http://127.0.0.1:{port}\"\nnetwork = \"{net}\"\nenv = [\"DATABASE_URL\", \"REDIS_URL\", \"SECRET_KEY_BASE\"]\n\
+         proxy_image = \"{PROXY_IMAGE}\"\nproxy_publish = [\"127.0.0.1:{port}:80\"]\ndrain = 1\ntimeout = 45\n\
+         [deploy.production]\ntarget = \"docker\"\nurl = \"http://127.0.0.1:{port}\"\nproxy_image = \"{PROXY_IMAGE}\"\n",
     ));
     // The config is not part of the release: commit it so the tree is clean.
     sh(
         repo.dir(),
         "git add -A && git commit -qm config --allow-empty",
     );
+    Proxy::setup(repo, port, net)
 }
 
 fn deploy(repo: &Repo, args: &[&str]) -> Done {
@@ -234,8 +174,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     let _s = serial();
     let repo = Repo::new("phx-xtask-e2e/demo-deploy");
     let backing = Backing::start();
-    let nginx = Nginx::start();
-    deploy_config(&repo, &nginx, &backing.0.name);
+    let proxy = deploy_config(&repo, &backing.0.name);
 
     // v1: the first deploy (migrations in a one-off container first).
     let v1 = build(&repo, "");
@@ -248,7 +187,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
         done.stderr
     );
     assert!(done.stderr.contains("passed the gate"), "{}", done.stderr);
-    let through = version_through(nginx.port());
+    let through = version_through(proxy.port());
     assert!(
         through.contains(&v1),
         "{through} lacks {v1}:\n{}",
@@ -258,7 +197,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
 
     // v2 under load: zero failed requests, and v2 serves afterwards.
     let v2 = build(&repo, "v2");
-    let load = Load::start(nginx.port());
+    let load = Load::start(proxy.port());
     let done = deploy(&repo, &["deploy", "staging"]);
     let (served, failed) = load.finish();
     assert_eq!(done.code, Some(0), "{}", done.all());
@@ -271,11 +210,11 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     );
     assert!(served > 0);
     figures("deploy v2", served, &done);
-    assert!(version_through(nginx.port()).contains(&v2));
+    assert!(version_through(proxy.port()).contains(&v2));
 
     // v3's health answers 503: the gate holds, v2 keeps serving, v3 is gone.
     let _v3 = build(&repo, "broken");
-    let load = Load::start(nginx.port());
+    let load = Load::start(proxy.port());
     let done = deploy(&repo, &["deploy", "staging"]);
     let (served, failed) = load.finish();
     assert_eq!(done.code, Some(1), "{}", done.all());
@@ -283,12 +222,12 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     figures("broken v3", served, &done);
     assert!(
         done.stderr
-            .contains("never passed the gate, so it was removed"),
+            .contains("never passed the gate on unix:///var/run/docker.sock, so it was removed"),
         "{}",
         done.stderr
     );
     assert!(done.stderr.contains("answered 503"), "{}", done.stderr);
-    assert!(version_through(nginx.port()).contains(&v2));
+    assert!(version_through(proxy.port()).contains(&v2));
     let (_, running) = docker(&[
         "ps",
         "--filter",
@@ -308,13 +247,13 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     assert!(!all.contains(&_v3), "no v3 container is left: {all}");
 
     // Back to v1, under load.
-    let load = Load::start(nginx.port());
+    let load = Load::start(proxy.port());
     let done = deploy(&repo, &["deploy", "rollback", "staging", "--to", &v1[..12]]);
     let (served, failed) = load.finish();
     assert_eq!(done.code, Some(0), "{}", done.all());
     assert!(failed.is_empty() && served > 0, "{failed:?}");
     figures("rollback to v1", served, &done);
-    assert!(version_through(nginx.port()).contains(&v1));
+    assert!(version_through(proxy.port()).contains(&v1));
 
     // A migration that removes a column would break v1, still serving
     // while the new release starts: the plan shows it, the deploy refuses.
@@ -350,7 +289,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
         refused.stderr
     );
     assert!(
-        version_through(nginx.port()).contains(&v1),
+        version_through(proxy.port()).contains(&v1),
         "nothing changed"
     );
 
@@ -367,8 +306,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
 fn bad_input_is_refused_and_changes_nothing() {
     let _s = serial();
     let repo = Repo::new("phx-xtask-e2e/demo-deploy-bad");
-    let nginx = Nginx::start();
-    deploy_config(&repo, &nginx, "phx-xtask-nonet");
+    let _proxy = deploy_config(&repo, &format!("phx-xtask-nonet-{}", std::process::id()));
     let unknown = deploy(&repo, &["deploy", "qa"]);
     assert_eq!(unknown.code, Some(2), "{}", unknown.all());
     assert!(
@@ -417,25 +355,31 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(ask.code, Some(2), "{}", ask.all());
     assert!(ask.stderr.contains("pass --yes"), "{}", ask.stderr);
 
-    let locks = repo.dir().join(".xtask/deploy");
-    std::fs::create_dir_all(&locks).unwrap();
-    std::fs::write(
-        locks.join("staging.lock"),
-        format!(
-            "pid={} host={}\n",
-            std::process::id(),
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .unwrap()
-                .trim()
-        ),
-    )
-    .unwrap();
+    // Another deploy holds the lock on the host: refused, nothing changed.
+    let holder = format!(
+        "dev.phx-xtask.lock=runner=ci-7 host={} pid={} since=2026-12-03T09:00:00Z",
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim(),
+        std::process::id()
+    );
+    let (ok, out) = docker(&[
+        "create",
+        "--name",
+        "demo-staging-lock",
+        "--label",
+        &holder,
+        PROXY_IMAGE,
+    ]);
+    assert!(ok, "{out}");
     let locked = deploy(&repo, &["deploy", "staging"]);
     assert_eq!(locked.code, Some(2), "{}", locked.all());
     assert!(
         locked
             .stderr
-            .contains("another deploy to staging is running"),
+            .contains("another deploy to staging holds the lock on")
+            && locked.stderr.contains("runner=ci-7")
+            && locked.stderr.contains("cargo xtask deploy unlock staging"),
         "{}",
         locked.stderr
     );
@@ -446,6 +390,13 @@ fn bad_input_is_refused_and_changes_nothing() {
         "label=dev.phx-xtask.deploy=demo-staging",
     ]);
     assert!(running.is_empty(), "nothing was started");
+    let unlock = deploy(&repo, &["deploy", "unlock", "staging"]);
+    assert_eq!(unlock.code, Some(0), "{}", unlock.all());
+    assert!(unlock.stderr.contains("runner=ci-7"), "{}", unlock.stderr);
+    assert!(
+        !docker(&["inspect", "demo-staging-lock"]).0,
+        "the lock is gone"
+    );
 }
 
 /// A recording flyctl on PATH: appends each argv (and whether

@@ -3,9 +3,12 @@
 //! stderr and side effects.
 #![allow(dead_code)]
 
+pub mod hosts;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The repository root (the folder holding xtask.toml and demo/).
@@ -248,8 +251,13 @@ pub fn sh(dir: &Path, script: &str) -> String {
 
 /// `GET path` on a loopback port: the status and the body.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_get_at("127.0.0.1", port, path)
+}
+
+/// `GET path` on a loopback address and port (a simulated host's own).
+pub fn http_get_at(ip: &str, port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let mut s = std::net::TcpStream::connect((ip, port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
     let mut text = String::new();
@@ -477,4 +485,59 @@ pub fn cargo_here(test: &str) -> bool {
         return false;
     }
     true
+}
+
+/// One client thread through the proxy until stopped; counts what failed.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicUsize>,
+    failed: Arc<Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(port: u16) -> Load {
+        Load::start_at("127.0.0.1", port)
+    }
+
+    /// Bounded: loopback only, one thread, at most 200,000 requests.
+    pub fn start_at(ip: &str, port: u16) -> Load {
+        let ip = ip.to_string();
+        let (stop, ok, failed) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(Mutex::new(Vec::new())),
+        );
+        let (s, o, f) = (stop.clone(), ok.clone(), failed.clone());
+        let thread = std::thread::spawn(move || {
+            // Bounded in count as well as by the stop flag.
+            for _ in 0..200_000 {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                match http_get_at(&ip, port, "/live") {
+                    Some((200, _)) => {
+                        o.fetch_add(1, Ordering::SeqCst);
+                    }
+                    other => f.lock().unwrap().push(format!("{other:?}")),
+                }
+            }
+        });
+        Load {
+            stop,
+            ok,
+            failed,
+            thread: Some(thread),
+        }
+    }
+
+    /// (served, failures)
+    pub fn finish(mut self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap();
+        (
+            self.ok.load(Ordering::SeqCst),
+            self.failed.lock().unwrap().clone(),
+        )
+    }
 }

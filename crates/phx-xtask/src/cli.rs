@@ -242,8 +242,23 @@ pub enum DeployAction {
         #[arg(long)]
         yes: bool,
     },
-    /// The current release (version, digest, since when) and the kept ones.
+    /// The current release (version, digest, since when), and on each
+    /// docker host the release serving there and the kept ones. Reads only:
+    /// needs no secrets.
     Status {
+        #[arg(value_name = "ENV")]
+        env: String,
+    },
+    /// docker: create the environment's network and proxy container on
+    /// each host (idempotent; run it once per host, and again after
+    /// changing proxy_image or proxy_publish's config).
+    Setup {
+        #[arg(value_name = "ENV")]
+        env: String,
+    },
+    /// docker: break the environment's deploy lock (on its first host),
+    /// left by a deploy that was killed; says who held it.
+    Unlock {
         #[arg(value_name = "ENV")]
         env: String,
     },

@@ -73,8 +73,19 @@ pub struct DeployEnv {
     pub network: Option<String>,
     pub port: u16,
     pub env: Vec<String>,
+    /// The old proxy-on-this-machine settings, refused with the way to the
+    /// proxy container (kept so the error can name them).
     pub proxy_upstream: Option<std::path::PathBuf>,
     pub proxy_reload: Vec<String>,
+    /// docker: the hosts, `ssh://user@host[:port]` or `unix:///path`
+    /// (default: DOCKER_HOST, else the local socket), and how many switch
+    /// at once.
+    pub hosts: Vec<String>,
+    pub max_parallel: usize,
+    /// docker: the proxy container's image (nginx's contract: nginx -s
+    /// reload, conf.d, and curl for the gate) and its `-p` publishings.
+    pub proxy_image: String,
+    pub proxy_publish: Vec<String>,
     pub drain: u64,
     pub keep: usize,
     /// fly: the app, the strategy (rolling, immediate, canary, bluegreen),
@@ -100,6 +111,10 @@ impl Default for DeployEnv {
             env: vec!["DATABASE_URL".into(), "SECRET_KEY_BASE".into()],
             proxy_upstream: None,
             proxy_reload: Vec::new(),
+            hosts: Vec::new(),
+            max_parallel: 1,
+            proxy_image: "nginx:stable".into(),
+            proxy_publish: vec!["80:80".into()],
             drain: 30,
             keep: 5,
             app: None,

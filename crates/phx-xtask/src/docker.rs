@@ -120,12 +120,25 @@ pub fn info(host: &str, limit: Duration) -> Result<Info> {
 /// too), bounded by `limit`; stdout on success, else an error with what
 /// docker said.
 pub fn cli(host: &str, args: &[&str], limit: Duration) -> Result<String> {
+    cli_as(host, args, limit, true)
+}
+
+/// As `cli`, for cleanup that must happen after Ctrl-C too (see
+/// `proc::output_cleanup`).
+pub fn cli_cleanup(host: &str, args: &[&str], limit: Duration) -> Result<String> {
+    cli_as(host, args, limit, false)
+}
+
+fn cli_as(host: &str, args: &[&str], limit: Duration, guarded: bool) -> Result<String> {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let spawn = proc::Spawn {
         env: vec![("DOCKER_HOST", host)],
         ..proc::Spawn::new("docker", &args)
     };
-    let out = proc::output(&spawn, limit, |_| {})?;
+    let out = match guarded {
+        true => proc::output(&spawn, limit, |_| {})?,
+        false => proc::output_cleanup(&spawn, limit)?,
+    };
     if !out.status.success() {
         bail!(
             "`docker {}` failed: {}",

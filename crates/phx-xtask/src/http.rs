@@ -24,6 +24,17 @@ const TRAILER: &str = "\n%{http_code} %{redirect_url}";
 
 /// `GET url`, with a Host header when given, within `limit`.
 pub fn get(url: &str, host: Option<&str>, limit: Duration) -> Result<Response> {
+    let out = curl(
+        &get_args(url, host, limit),
+        None,
+        limit + Duration::from_secs(5),
+    )?;
+    parse(&out)
+}
+
+/// curl's arguments for `get`, so a curl elsewhere (inside a container on
+/// a docker host) asks the same way and its output parses the same.
+pub fn get_args(url: &str, host: Option<&str>, limit: Duration) -> Vec<String> {
     let secs = format!("{:.1}", limit.as_secs_f64().max(0.1));
     let mut args: Vec<String> = [
         "--silent",
@@ -42,12 +53,17 @@ pub fn get(url: &str, host: Option<&str>, limit: Duration) -> Result<Response> {
         args.extend(["--header".to_string(), format!("Host: {h}")]);
     }
     args.push(url.to_string());
-    let out = curl(&args, None, limit + Duration::from_secs(5))?;
-    let (body, trailer) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
+    args
+}
+
+/// What curl printed with `get_args`: the body, then the trailer line.
+pub fn parse(out: &str) -> Result<Response> {
+    let (body, trailer) = out.rsplit_once('\n').unwrap_or(("", out));
     let mut parts = trailer.splitn(2, ' ');
     let status: u16 = parts
         .next()
         .unwrap_or_default()
+        .trim()
         .parse()
         .context("curl gave no status")?;
     let location = parts

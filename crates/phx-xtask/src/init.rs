@@ -292,8 +292,19 @@ fn xtask_toml(app_dir: &str, pins: &[(&str, String)]) -> String {
     for (k, v) in pins {
         s.push_str(&format!("{k} = \"{v}\"\n"));
     }
+    s.push_str(DEPLOY_EXAMPLE);
     s
 }
+
+/// Where the app goes, commented out until the team fills it in: the
+/// servers form of the docker target (see the README's deploy section).
+const DEPLOY_EXAMPLE: &str = "\n# Deploys (`cargo xtask deploy setup staging` once, then `cargo xtask deploy staging`):\n\
+# [deploy.staging]\n\
+# target = \"docker\"\n\
+# url = \"https://staging.example.com\"\n\
+# hosts = [\"ssh://deploy@web1\", \"ssh://deploy@web2\"]   # each needs Docker and sshd; we need only SSH keys\n\
+# proxy_publish = [\"80:80\"]\n\
+# env = [\"DATABASE_URL\", \"SECRET_KEY_BASE\"]       # passed by name; values stay in the environment\n";
 
 const ALIAS: &str = "[alias]\nxtask = \"run --quiet --package xtask --\"\n";
 
@@ -317,6 +328,20 @@ mod tests {
         assert_eq!(plt_dir(dir.path()), "_build/plts");
         std::fs::write(dir.path().join("mix.exs"), "[app: :a]").unwrap();
         assert_eq!(plt_dir(dir.path()), "priv/plts");
+    }
+
+    #[test]
+    fn the_deploy_example_is_the_servers_form_and_parses() {
+        let text: String = DEPLOY_EXAMPLE
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| !l.starts_with("Deploys"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let config = crate::config::parse(&text).unwrap();
+        let staging = &config.deploy["staging"];
+        assert_eq!(staging.hosts, ["ssh://deploy@web1", "ssh://deploy@web2"]);
+        assert_eq!(staging.proxy_publish, ["80:80"]);
     }
 
     #[test]

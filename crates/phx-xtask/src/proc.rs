@@ -227,6 +227,22 @@ pub fn output(
     timeout: Duration,
     setup: impl Fn(&mut std::process::Command) + Send + Sync + 'static,
 ) -> Result<Captured> {
+    captured(s, timeout, setup, true)
+}
+
+/// As `output`, for the cleanup that must still happen after Ctrl-C
+/// (releasing a deploy lock on a host, putting a proxy back): a signal
+/// neither kills it nor cuts it short; `timeout` still bounds it.
+pub fn output_cleanup(s: &Spawn, timeout: Duration) -> Result<Captured> {
+    captured(s, timeout, |_| {}, false)
+}
+
+fn captured(
+    s: &Spawn,
+    timeout: Duration,
+    setup: impl Fn(&mut std::process::Command) + Send + Sync + 'static,
+    guarded: bool,
+) -> Result<Captured> {
     let e = expression(s).before_spawn(move |c| {
         setup(c);
         Ok(())
@@ -242,17 +258,19 @@ pub fn output(
         .start()
         .with_context(|| format!("start `{}`", s.program))?;
     let pgid = handle.pids()[0] as i32;
-    register(pgid);
+    if guarded {
+        register(pgid);
+    }
     let deadline = Instant::now() + timeout;
     let out = loop {
         if let Some(out) = handle.try_wait()? {
             break out.clone();
         }
-        if interrupted() || Instant::now() > deadline {
+        if (guarded && interrupted()) || Instant::now() > deadline {
             kill_group(pgid, libc::SIGKILL);
             let _ = handle.wait();
             unregister(pgid);
-            match interrupted() {
+            match guarded && interrupted() {
                 true => bail!("`{}` was stopped by {}", s.program, signal_name()),
                 false => bail!(
                     "`{}` gave no answer within {} s",

@@ -1,12 +1,12 @@
-//! The `docker` target, Kamal-style, on the local Docker host or
-//! `DOCKER_HOST=ssh://…`: start the new release beside the old one, gate it
-//! directly, switch the reverse proxy's upstream and reload it, drain the
-//! old release, then stop it (kept, for a fast rollback). A release that
-//! never gets healthy is removed, and the old one never stopped serving.
+//! The `docker` target's releases on one host, Kamal-style: each release
+//! is a container on the environment's network beside the proxy container,
+//! publishing no port; it is gated from inside the proxy before it takes
+//! traffic. Everything goes through that host's Docker API (the CLI with
+//! DOCKER_HOST, so `ssh://` hosts work as `unix://` ones do).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 
 use super::gate::Gate;
 use super::target::Target;
@@ -28,12 +28,12 @@ pub struct Kept {
     pub created: String,
 }
 
-/// Every release container of the environment, newest first.
-pub fn releases(t: &Target) -> Result<Vec<Kept>> {
+/// Every release container of the environment on `host`, newest first.
+pub fn releases(t: &Target, host: &str) -> Result<Vec<Kept>> {
     let filter = format!("label={ENV_LABEL}={}", t.label);
     let format = format!("{{{{.Names}}}}\t{{{{.Label \"{VERSION_LABEL}\"}}}}\t{{{{.Label \"{REVISION_LABEL}\"}}}}\t{{{{.State}}}}\t{{{{.CreatedAt}}}}");
     let out = docker::cli(
-        &t.host,
+        host,
         &["ps", "-a", "--filter", &filter, "--format", &format],
         DOCKER,
     )?;
@@ -54,73 +54,82 @@ pub fn releases(t: &Target) -> Result<Vec<Kept>> {
     Ok(all)
 }
 
-/// Starts `image` as a new release container; its loopback port.
-pub fn start(t: &Target, image: &str, version: &str, revision: &str) -> Result<(String, u16)> {
-    let secs = std::time::SystemTime::now()
+/// The release serving on `host`, if any.
+pub fn serving(t: &Target, host: &str) -> Result<Option<Kept>> {
+    Ok(releases(t, host)?.into_iter().find(|k| k.running))
+}
+
+/// A new release's container name, the same on every host.
+pub fn new_name(t: &Target) -> String {
+    let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let name = format!("{}-{secs}", t.label);
-    let publish = format!("127.0.0.1::{}", t.env.port);
+        .map_or(0, |d| d.as_millis());
+    format!("{}-{ms}", t.label)
+}
+
+/// Starts `image` as the release container `name` on the network.
+pub fn start(
+    t: &Target,
+    host: &str,
+    name: &str,
+    image: &str,
+    version: &str,
+    revision: &str,
+) -> Result<()> {
     let labels = [
         format!("{ENV_LABEL}={}", t.label),
         format!("{VERSION_LABEL}={version}"),
         format!("{REVISION_LABEL}={revision}"),
     ];
-    let mut args: Vec<&str> = vec!["run", "-d", "--name", &name, "-p", &publish];
+    let mut args: Vec<&str> = vec!["run", "-d", "--name", name, "--network", &t.network];
+    args.extend(["--restart", "unless-stopped"]);
     for l in &labels {
         args.extend(["--label", l]);
     }
-    if let Some(net) = &t.env.network {
-        args.extend(["--network", net]);
-    }
-    // By name only: docker takes each value from our environment, so no
-    // secret is on a command line.
+    // By name only: docker takes each value from our environment (over ssh
+    // too: the CLI sends it in the API call), so no secret is on a command
+    // line.
     for var in &t.env.env {
         args.extend(["-e", var]);
     }
     args.push(image);
-    docker::cli(&t.host, &args, DOCKER)?;
-    Ok((name.clone(), port(t, &name)?))
+    docker::cli(host, &args, DOCKER).map(|_| ())
 }
 
-pub fn port(t: &Target, name: &str) -> Result<u16> {
-    let out = docker::cli(
-        &t.host,
-        &["port", name, &format!("{}/tcp", t.env.port)],
-        DOCKER,
-    )?;
-    let line = out.lines().next().unwrap_or_default();
-    line.rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .with_context(|| format!("{name} publishes no port {}: {out}", t.env.port))
+/// Where the proxy reaches a release: its name on the network.
+pub fn upstream(t: &Target, name: &str) -> String {
+    format!("{name}:{}", t.env.port)
 }
 
-/// Gates the container on its own port: health, then its revision.
+/// Gates the release itself, from inside the proxy on its host: health,
+/// then its revision when it names one.
 pub fn gate(
     t: &Target,
-    port: u16,
+    host: &str,
+    name: &str,
     revision: &str,
     log: &mut dyn FnMut(String),
 ) -> Result<Duration> {
+    let proxy = t.proxy();
     Gate {
-        base: format!("http://127.0.0.1:{port}"),
+        base: format!("http://{}", upstream(t, name)),
         health: &t.env.health_path,
         version: &t.env.version_path,
         expect: Some(revision).filter(|r| !r.is_empty()),
         host: t.env.host.as_deref(),
         timeout: Duration::from_secs(t.env.timeout),
         passes: 1,
+        via: Some((host, &proxy)),
     }
     .wait(log)
 }
 
 /// The last lines a failed release printed, for the summary (redacted).
-pub fn last_logs(t: &Target, name: &str) -> String {
+pub fn last_logs(host: &str, name: &str) -> String {
     let args = ["logs", "--tail", "15", name];
     let a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let spawn = proc::Spawn {
-        env: vec![("DOCKER_HOST", &t.host)],
+        env: vec![("DOCKER_HOST", host)],
         ..proc::Spawn::new("docker", &a)
     };
     let out = proc::output(&spawn, DOCKER, |_| {})
@@ -129,67 +138,29 @@ pub fn last_logs(t: &Target, name: &str) -> String {
     crate::redact::line(out.trim_end())
 }
 
-pub fn remove(t: &Target, name: &str) {
-    let _ = docker::cli(&t.host, &["rm", "-f", name], DOCKER);
+/// Removes a release; after Ctrl-C too.
+pub fn remove(host: &str, name: &str) {
+    let _ = docker::cli_cleanup(host, &["rm", "-f", name], DOCKER);
 }
 
-/// Points the proxy at `port` and reloads it, then checks through the
-/// public URL that the release answers there.
-pub fn switch(t: &Target, port: u16, revision: &str, log: &mut dyn FnMut(String)) -> Result<()> {
-    let file = t.env.proxy_upstream.as_ref().expect("settings checked it");
-    let text = format!("# Managed by phx-xtask: the release serving {}. Rewritten on each deploy.\nserver 127.0.0.1:{port};\n", t.label);
-    let tmp = file.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("write {}", tmp.display()))?;
-    std::fs::rename(&tmp, file).with_context(|| format!("write {}", file.display()))?;
-    let (program, args) = t
-        .env
-        .proxy_reload
-        .split_first()
-        .expect("settings checked it");
-    let spawn = proc::Spawn::new(program, args);
-    let out = proc::output(&spawn, Duration::from_secs(30), |_| {})?;
-    if !out.status.success() {
-        bail!(
-            "`{}` failed: {}",
-            t.env.proxy_reload.join(" "),
-            out.stderr.trim()
-        );
-    }
-    log(format!("proxy: upstream 127.0.0.1:{port}, reloaded"));
-    Gate {
-        base: t.env.url.trim_end_matches('/').to_string(),
-        health: &t.env.health_path,
-        version: &t.env.version_path,
-        expect: Some(revision).filter(|r| !r.is_empty()),
-        host: t.env.host.as_deref(),
-        timeout: Duration::from_secs(15),
-        passes: 3,
-    }
-    .wait(log)
-    .map(|_| ())
-    .context("the proxy does not serve the new release")
+pub fn start_kept(host: &str, name: &str) -> Result<()> {
+    docker::cli(host, &["start", name], DOCKER).map(|_| ())
 }
 
-/// Lets the old release finish its requests, then stops it (kept).
-pub fn drain_and_stop(t: &Target, name: &str, log: &mut dyn FnMut(String)) {
-    let until = Instant::now() + Duration::from_secs(t.env.drain);
-    while Instant::now() < until && !proc::interrupted() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    match docker::cli(&t.host, &["stop", "-t", "10", name], DOCKER) {
-        Ok(_) => log(format!(
-            "stopped {name} after draining {} s (kept for rollback)",
-            t.env.drain
-        )),
-        Err(e) => log(format!("warning: could not stop {name}: {e:#}")),
-    }
+/// Stops a release (kept, for a fast rollback); its requests finished
+/// during the drain. After Ctrl-C too.
+pub fn stop(host: &str, name: &str) -> Result<()> {
+    docker::cli_cleanup(host, &["stop", "-t", "10", name], DOCKER).map(|_| ())
 }
 
-/// Keeps the newest `keep` stopped releases, removes the older ones.
-pub fn prune(t: &Target, log: &mut dyn FnMut(String)) -> Result<()> {
-    let stopped: Vec<Kept> = releases(t)?.into_iter().filter(|k| !k.running).collect();
+/// Keeps the newest `keep` stopped releases on `host`, removes the rest.
+pub fn prune(t: &Target, host: &str, log: &mut dyn FnMut(String)) -> Result<()> {
+    let stopped: Vec<Kept> = releases(t, host)?
+        .into_iter()
+        .filter(|k| !k.running)
+        .collect();
     for old in stopped.iter().skip(t.env.keep) {
-        remove(t, &old.name);
+        remove(host, &old.name);
         log(format!(
             "removed {} ({}), beyond the {} kept",
             old.name, old.version, t.env.keep

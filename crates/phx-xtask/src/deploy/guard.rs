@@ -30,18 +30,16 @@ pub fn image(args: &DeployArgs, t: &Target, root: &Path) -> Result<Image> {
     let recorded = record::read(root).ok();
     let reference = match (&args.image, &recorded) {
         (Some(r), _) => r.clone(),
-        (None, Some(rec)) => match (t.env.target, &rec.digest) {
-            // Fly pulls from the registry: the pushed digest is exact.
-            (DeployTarget::Fly, Some(d)) => d.clone(),
-            _ => rec.reference.clone(),
-        },
+        // Once pushed, every host (and Fly) pulls the exact digest.
+        (None, Some(rec)) => rec.digest.clone().unwrap_or_else(|| rec.reference.clone()),
         (None, None) => bail!("no image to deploy: build one with `cargo xtask image` (add --push for fly), or pass --image REF"),
     };
     let from_record = recorded
         .filter(|r| r.reference == reference || r.digest.as_deref() == Some(reference.as_str()));
     let labels = labels(t, &reference)?;
-    if labels.is_none() && t.env.target == DeployTarget::Docker {
-        bail!("the image {reference} does not exist on the docker host {}: build it with `cargo xtask image`, or pass --image with one that `docker images` lists", t.host);
+    // A digest is pulled on each host before any switch (hosts::pull).
+    if labels.is_none() && t.env.target == DeployTarget::Docker && !reference.contains("@sha256:") {
+        bail!("the image {reference} does not exist on the docker host {}: build it with `cargo xtask image` (with --push when the hosts are remote), or pass --image with one that `docker images` lists", super::target::show(&t.hosts[0]));
     }
     let (id, revision, version) = labels.unwrap_or_default();
     let digest = from_record
@@ -70,7 +68,7 @@ pub fn image(args: &DeployArgs, t: &Target, root: &Path) -> Result<Image> {
 fn labels(t: &Target, reference: &str) -> Result<Option<(String, String, String)>> {
     let format = "{{.Id}}\t{{index .Config.Labels \"org.opencontainers.image.revision\"}}\t{{index .Config.Labels \"org.opencontainers.image.version\"}}";
     match docker::cli(
-        &t.host,
+        &t.hosts[0],
         &["image", "inspect", "--format", format, reference],
         Duration::from_secs(30),
     ) {
@@ -84,10 +82,9 @@ fn labels(t: &Target, reference: &str) -> Result<Option<(String, String, String)
             Ok(Some((get(0), get(1), get(2))))
         }
         Err(e) if format!("{e:#}").contains("No such image") => Ok(None),
-        Err(e) if t.env.target == DeployTarget::Fly => {
-            let _ = e;
-            Ok(None)
-        }
+        // Fly and a pushed digest do without the labels: the record has
+        // the revision.
+        Err(_) if t.env.target == DeployTarget::Fly || reference.contains("@sha256:") => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -117,8 +117,8 @@ pub fn check_breaking(p: &Pending, allow: bool, log: &mut dyn FnMut(String)) -> 
     )
 }
 
-/// `<image_command>` (bin/migrate) in a one-off container of `image`, on
-/// the release's network, with the release's variables by name.
+/// `<image_command>` (bin/migrate) in a one-off container of `image` on
+/// the first host, on the release's network, with the release's variables by name.
 pub fn before_traffic(
     t: &Target,
     run: &Run,
@@ -134,10 +134,12 @@ pub fn before_traffic(
     if command.is_empty() {
         return Ok(());
     }
-    let mut args: Vec<&str> = vec!["run", "--rm"];
-    if let Some(net) = &t.env.network {
-        args.extend(["--network", net]);
-    }
+    // Once, on the first host: the database is the environment's, not a
+    // host's.
+    // Named, so that a run cut short (Ctrl-C, the time limit) removes it
+    // rather than leave it migrating on the host.
+    let name = format!("{}-migrate-{}", t.label, std::process::id());
+    let mut args: Vec<&str> = vec!["run", "--rm", "--name", &name, "--network", &t.network];
     for var in &t.env.env {
         args.extend(["-e", var]);
     }
@@ -147,12 +149,15 @@ pub fn before_traffic(
         "migrating: {} in a one-off container of {image}",
         command.join(" ")
     ));
-    match docker::cli(&t.host, &args, Duration::from_secs(600)) {
+    match docker::cli(&t.hosts[0], &args, Duration::from_secs(600)) {
         Ok(out) => {
             out.lines().for_each(|l| log(format!("  {l}")));
             Ok(())
         }
-        Err(e) => bail!("the migrations failed, before any traffic moved (the live release is untouched): {e:#}"),
+        Err(e) => {
+            let _ = docker::cli_cleanup(&t.hosts[0], &["rm", "-f", &name], Duration::from_secs(60));
+            bail!("the migrations failed, before any traffic moved (the live release is untouched): {e:#}")
+        }
     }
 }
 

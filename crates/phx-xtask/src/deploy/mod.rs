@@ -2,21 +2,28 @@
 //! behind a real health gate, with automatic rollback. `--plan` changes
 //! nothing; `deploy rollback <env>` and `deploy status <env>`.
 //!
-//! 1. Resolve the environment and the image; check the tree is clean, the
-//!    prerequisite (staging) passed, production is confirmed; take the lock.
-//! 2. docker: migrate in a one-off container of the new image, start the
-//!    release beside the old one, gate it, switch the proxy, drain and stop
-//!    the old one. fly: `flyctl deploy`, migrate, gate the public URL; on a
-//!    failed gate, redeploy the last stable release.
+//! 1. Resolve the environment and the image; docker: every host reachable
+//!    with its proxy; check the tree is clean, the prerequisite (staging)
+//!    passed, production is confirmed; take the lock (docker: on the first
+//!    host); docker: every host has the image (pulled by digest).
+//! 2. docker: migrate once in a one-off container of the new image on the
+//!    first host, then roll over the hosts (rolling.rs): start beside the
+//!    old release, gate, switch the host's proxy; any failure puts every
+//!    switched host back. fly: `flyctl deploy`, migrate, gate the public
+//!    URL; on a failed gate, redeploy the last stable release.
 //! 3. Record the release, notify, and say how it went.
 
 mod docker;
 mod fly;
 mod gate;
 mod guard;
+mod hosts;
+mod lock;
 mod migrations;
 mod notify;
+mod proxy;
 mod rollback;
+mod rolling;
 mod state;
 mod target;
 
@@ -33,17 +40,24 @@ use crate::run::{Exit, Mode, Run};
 use crate::{proc, redact};
 use guard::Image;
 use state::Release;
-use target::Target;
+use target::{show, Needs, Target};
 
 pub fn run(args: &DeployArgs, run: &Run, app: &Path, project: &MixProject) -> Result<Exit> {
     let envs: Vec<String> = run.config.deploy.keys().cloned().collect();
+    let resolve = |env: &str, needs| target::resolve(run, env, app, &project.app, needs);
     match &args.action {
         Some(DeployAction::Status { env }) => {
-            rollback::status(&target::resolve(run, env, app, &project.app)?, &run.root)
+            rollback::status(&resolve(env, Needs::Nothing)?, &run.root)
         }
         Some(DeployAction::Rollback { env, to, yes }) => {
-            let t = target::resolve(run, env, app, &project.app)?;
+            let t = resolve(env, Needs::Secrets)?;
             rollback::run(&t, run, to.as_deref(), *yes, &project.app)
+        }
+        Some(DeployAction::Setup { env }) => {
+            hosts::setup(&docker_only(resolve(env, Needs::Nothing)?, "setup")?)
+        }
+        Some(DeployAction::Unlock { env }) => {
+            lock::unlock(&docker_only(resolve(env, Needs::Nothing)?, "unlock")?)
         }
         None => {
             let env = args.env.as_deref().with_context(|| {
@@ -52,7 +66,18 @@ pub fn run(args: &DeployArgs, run: &Run, app: &Path, project: &MixProject) -> Re
                     envs.join(", ")
                 )
             })?;
-            let t = target::resolve(run, env, app, &project.app)?;
+            let t = resolve(
+                env,
+                if args.plan {
+                    Needs::Nothing
+                } else {
+                    Needs::Secrets
+                },
+            )?;
+            let docker = t.env.target == DeployTarget::Docker;
+            if docker && !args.plan {
+                hosts::reachable_all(&t)?;
+            }
             let img = guard::image(args, &t, &run.root)?;
             let pending = migrations::pending(&t, run, &img.revision)?;
             if args.plan {
@@ -63,10 +88,39 @@ pub fn run(args: &DeployArgs, run: &Run, app: &Path, project: &MixProject) -> Re
             guard::prerequisite(args, &t, &run.root, &envs, &img, &mut log)?;
             migrations::check_breaking(&pending, args.allow_breaking_migrations, &mut log)?;
             guard::confirm(&t, args.yes, &img)?;
-            let _lock = state::Lock::take(&run.root, env)?;
+            if docker {
+                hosts::proxies(&t)?;
+            }
+            let _lock = match docker {
+                true => Locked::Hosts(lock::Lock::take(
+                    &t,
+                    &t.env.proxy_image,
+                    run.env.get("RUNNER_NAME"),
+                )?),
+                false => Locked::File(state::Lock::take(&run.root, env)?),
+            };
+            if docker {
+                hosts::pull(&t, &img.reference, &mut log)?;
+            }
             deploy(&t, &img, run, &project.app)
         }
     }
+}
+
+/// The lock held for the deploy: on the hosts (docker) or in `.xtask/`.
+enum Locked {
+    Hosts(#[allow(dead_code)] lock::Lock),
+    File(#[allow(dead_code)] state::Lock),
+}
+
+fn docker_only(t: Target, what: &str) -> Result<Target> {
+    if t.env.target != DeployTarget::Docker {
+        anyhow::bail!(
+            "`deploy {what}` is for the docker target; {} deploys to Fly, which runs its own proxy",
+            t.name
+        );
+    }
+    Ok(t)
 }
 
 /// Progress lines on stderr, secrets masked.
@@ -83,15 +137,28 @@ fn plan(t: &Target, img: &Image, run: &Run, pending: &migrations::Pending) -> Re
     println!("image:       {} ({})", img.reference, img.digest);
     println!("version:     {} (revision {})", img.version, img.revision);
     let how = match t.env.target {
-        DeployTarget::Docker => format!("start beside the live release, gate it, switch the proxy ({}), drain {} s, keep {} stopped", t.env.proxy_reload.join(" "), t.env.drain, t.env.keep),
+        DeployTarget::Docker => format!("on each host, start beside the live release, gate it from the proxy, switch the proxy ({}), then drain {} s and keep {} stopped", t.proxy(), t.env.drain, t.env.keep),
         DeployTarget::Fly => format!("flyctl deploy --strategy {}", t.env.strategy.as_deref().unwrap_or("rolling")),
     };
     println!("strategy:    {how}");
+    if t.env.target == DeployTarget::Docker {
+        println!(
+            "hosts:       {} ({} at a time; a failure puts every switched host back)",
+            t.hosts.len(),
+            t.env.max_parallel
+        );
+        for line in hosts::plan_lines(t, &img.version) {
+            println!("  {line}");
+        }
+    }
+    let version = match t.env.version_path.as_str() {
+        "" => "health alone (version_path = \"\")".to_string(),
+        v => format!("and {v} naming the revision when it names one"),
+    };
     println!(
-        "gate:        GET {}{} 2xx and {} naming the revision, within {} s",
+        "gate:        GET {}{} 2xx {version}, within {} s",
         t.env.url.trim_end_matches('/'),
         t.env.health_path,
-        t.env.version_path,
         t.env.timeout
     );
     match history.live() {
@@ -164,11 +231,7 @@ fn deploy(t: &Target, img: &Image, run: &Run, app_name: &str) -> Result<Exit> {
 
 fn current_container(t: &Target) -> Option<String> {
     match t.env.target {
-        DeployTarget::Docker => docker::releases(t)
-            .ok()?
-            .into_iter()
-            .find(|k| k.running)
-            .map(|k| k.name),
+        DeployTarget::Docker => docker::serving(t, &t.hosts[0]).ok()?.map(|k| k.name),
         DeployTarget::Fly => None,
     }
 }
@@ -212,48 +275,30 @@ fn finish(
     })
 }
 
-/// docker: migrate, start beside the old release, gate, switch, drain.
+/// docker: migrate once, then roll over the hosts; the slowest host's
+/// time to healthy.
 fn via_docker(t: &Target, img: &Image, run: &Run, log: &mut dyn FnMut(String)) -> Result<Duration> {
-    let old = docker::releases(t)?.into_iter().find(|k| k.running);
     migrations::before_traffic(t, run, &img.reference, log)?;
-    let (name, port) = docker::start(t, &img.reference, &img.version, &img.revision)?;
-    log(format!(
-        "started {name} ({}) on 127.0.0.1:{port}",
-        img.reference
-    ));
-    let healthy = match docker::gate(t, port, &img.revision, log) {
-        Ok(d) => d,
-        Err(e) => {
-            let logs = docker::last_logs(t, &name);
-            docker::remove(t, &name);
-            let keeps = old.as_ref().map_or("nothing was serving".into(), |o| {
-                format!("{} ({}) keeps serving", o.name, o.version)
-            });
-            return Err(e.context(format!("{name} never passed the gate, so it was removed and {keeps}; its last output:\n{logs}")));
-        }
+    let name = docker::new_name(t);
+    let up = |h: &str| {
+        docker::start(t, h, &name, &img.reference, &img.version, &img.revision)
+            .map(|_| name.clone())
     };
-    log(format!(
-        "{name} passed the gate {:.1} s after it started",
-        healthy.as_secs_f64()
-    ));
-    if let Err(e) = docker::switch(t, port, &img.revision, log) {
-        if let Some(o) = &old {
-            let back =
-                docker::port(t, &o.name).and_then(|p| docker::switch(t, p, &o.revision, log));
-            log(format!(
-                "switched the proxy back to {}: {}",
-                o.name,
-                back.map_or_else(|e| format!("{e:#}"), |_| "ok".into())
-            ));
-        }
-        docker::remove(t, &name);
-        return Err(e);
+    let down = |h: &str, n: &str| docker::remove(h, n);
+    let plan = rolling::Plan {
+        revision: &img.revision,
+        up: &up,
+        down: &down,
+    };
+    let healthy = rolling::roll(t, &plan, log)?;
+    for (h, d) in &healthy {
+        log(format!(
+            "{}: healthy {:.1} s after it started",
+            show(h),
+            d.as_secs_f64()
+        ));
     }
-    if let Some(o) = old {
-        docker::drain_and_stop(t, &o.name, log);
-    }
-    docker::prune(t, log)?;
-    Ok(healthy)
+    Ok(healthy.iter().map(|(_, d)| *d).max().unwrap_or_default())
 }
 
 /// fly: deploy, migrate, gate the public URL; a failed gate redeploys the
@@ -272,6 +317,7 @@ fn via_fly(t: &Target, img: &Image, run: &Run, log: &mut dyn FnMut(String)) -> R
         host: t.env.host.as_deref(),
         timeout: Duration::from_secs(t.env.timeout),
         passes: 1,
+        via: None,
     };
     match gate.wait(log) {
         Ok(d) => Ok(d),

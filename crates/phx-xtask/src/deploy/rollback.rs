@@ -1,23 +1,38 @@
 //! `deploy rollback <env> [--to VERSION]` and `deploy status <env>`.
-//! docker: restart a kept release, gate it, switch the proxy, stop the
-//! current one. fly: redeploy that release's image.
+//! docker: on every host, restart the kept release, gate it, switch the
+//! proxy (rolling.rs: all hosts or none), then stop the current one. fly:
+//! redeploy that release's image.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use super::target::Target;
-use super::{docker, fly, gate, logger, state};
+use super::target::{show, Target};
+use super::{docker, fly, gate, lock, logger, proxy, rolling, state};
 use crate::config::DeployTarget;
 use crate::image::record;
 use crate::run::{Exit, Run};
 
 pub fn run(t: &Target, run: &Run, to: Option<&str>, yes: bool, app: &str) -> Result<Exit> {
-    let _lock = state::Lock::take(&run.root, &t.name)?;
     if t.env.confirm.unwrap_or(t.name == "production") && !yes {
         bail!("rolling {} back needs --yes", t.name);
     }
+    let _locks = match t.env.target {
+        DeployTarget::Docker => {
+            super::hosts::reachable_all(t)?;
+            super::hosts::proxies(t)?;
+            (
+                Some(lock::Lock::take(
+                    t,
+                    &t.env.proxy_image,
+                    run.env.get("RUNNER_NAME"),
+                )?),
+                None,
+            )
+        }
+        DeployTarget::Fly => (None, Some(state::Lock::take(&run.root, &t.name)?)),
+    };
     let started = Instant::now();
     let mut log = logger();
     let (version, revision, image, healthy) = match t.env.target {
@@ -25,9 +40,9 @@ pub fn run(t: &Target, run: &Run, to: Option<&str>, yes: bool, app: &str) -> Res
         DeployTarget::Fly => fly_back(t, to, &mut log)?,
     };
     let mut history = state::read(&run.root, &t.name)?;
-    let container = docker::releases(t)
+    let container = docker::serving(t, &t.hosts[0])
         .ok()
-        .and_then(|r| r.into_iter().find(|k| k.running))
+        .flatten()
         .map(|k| k.name);
     history.push_live(state::Release {
         version: version.clone(),
@@ -55,52 +70,68 @@ fn docker_back(
     to: Option<&str>,
     log: &mut dyn FnMut(String),
 ) -> Result<(String, String, String, Duration)> {
-    let all = docker::releases(t)?;
-    let current = all.iter().find(|k| k.running).cloned();
-    let kept: Vec<&docker::Kept> = all.iter().filter(|k| !k.running).collect();
-    let target = match to {
-        Some(v) => kept
-            .iter()
-            .find(|k| k.version == v || (v.len() >= 7 && k.revision.starts_with(v)))
-            .copied(),
-        None => kept.first().copied(),
-    };
-    let Some(target) = target else {
-        let versions: Vec<&str> = kept.iter().map(|k| k.version.as_str()).collect();
-        bail!(
-            "no kept release {}to roll {} back to: the kept ones are {}",
-            to.map(|v| format!("{v} ")).unwrap_or_default(),
-            t.name,
-            if versions.is_empty() {
-                "none".into()
-            } else {
-                versions.join(", ")
-            }
-        );
-    };
-    crate::docker::cli(&t.host, &["start", &target.name], Duration::from_secs(60))?;
-    let port = docker::port(t, &target.name)?;
-    log(format!(
-        "restarted {} ({}) on 127.0.0.1:{port}",
-        target.name, target.version
-    ));
-    let healthy = docker::gate(t, port, &target.revision, log).map_err(|e| {
-        let _ = crate::docker::cli(&t.host, &["stop", &target.name], Duration::from_secs(60));
-        e.context(format!(
-            "{} did not pass the gate; the current release keeps serving",
-            target.name
-        ))
-    })?;
-    docker::switch(t, port, &target.revision, log)?;
-    if let Some(c) = current {
-        docker::drain_and_stop(t, &c.name, log);
+    let target = pick(t, to)?;
+    // Every host must have it before any host switches.
+    for h in &t.hosts[1..] {
+        kept_on(t, h, &target.revision, &target.version)?;
     }
+    let up = |h: &str| {
+        let k = kept_on(t, h, &target.revision, &target.version)?;
+        docker::start_kept(h, &k.name)?;
+        Ok(k.name)
+    };
+    let down = |h: &str, n: &str| {
+        let _ = docker::stop(h, n);
+    };
+    let plan = rolling::Plan {
+        revision: &target.revision,
+        up: &up,
+        down: &down,
+    };
+    let healthy = rolling::roll(t, &plan, log)?;
+    let slowest = healthy.iter().map(|(_, d)| *d).max().unwrap_or_default();
     Ok((
         target.version.clone(),
         target.revision.clone(),
         target.name.clone(),
-        healthy,
+        slowest,
     ))
+}
+
+/// The kept release to go back to, as the first host has it.
+fn pick(t: &Target, to: Option<&str>) -> Result<docker::Kept> {
+    let kept: Vec<docker::Kept> = docker::releases(t, &t.hosts[0])?
+        .into_iter()
+        .filter(|k| !k.running)
+        .collect();
+    let target = match to {
+        Some(v) => kept
+            .iter()
+            .find(|k| k.version == v || (v.len() >= 7 && k.revision.starts_with(v))),
+        None => kept.first(),
+    };
+    if let Some(k) = target {
+        return Ok(k.clone());
+    }
+    let versions: Vec<&str> = kept.iter().map(|k| k.version.as_str()).collect();
+    bail!(
+        "no kept release {}to roll {} back to: the kept ones are {}",
+        to.map(|v| format!("{v} ")).unwrap_or_default(),
+        t.name,
+        if versions.is_empty() {
+            "none".into()
+        } else {
+            versions.join(", ")
+        }
+    )
+}
+
+/// The stopped release of that revision (and version) on `host`.
+fn kept_on(t: &Target, host: &str, revision: &str, version: &str) -> Result<docker::Kept> {
+    docker::releases(t, host)?
+        .into_iter()
+        .find(|k| !k.running && k.revision == revision && k.version == version)
+        .with_context(|| format!("{} keeps no stopped release {version} ({}), so no host was rolled back: deploy that version instead", show(host), short(revision)))
 }
 
 fn fly_back(
@@ -135,6 +166,7 @@ fn fly_back(
         host: t.env.host.as_deref(),
         timeout: Duration::from_secs(t.env.timeout),
         passes: 1,
+        via: None,
     }
     .wait(log)?;
     Ok((
@@ -159,8 +191,33 @@ pub fn status(t: &Target, root: &Path) -> Result<Exit> {
         ),
         None => println!("{}: nothing deployed yet", t.name),
     }
-    if t.env.target == DeployTarget::Docker {
-        for k in docker::releases(t)? {
+    if t.env.target != DeployTarget::Docker {
+        return Ok(Exit::Passed);
+    }
+    let mut all_answer = true;
+    for h in &t.hosts {
+        if let Err(e) = super::hosts::reachable(h) {
+            println!(
+                "{}: UNREACHABLE: {}",
+                show(h),
+                format!("{e:#}").lines().next().unwrap_or_default()
+            );
+            all_answer = false;
+            continue;
+        }
+        let upstream = proxy::current(t, h).map_or_else(
+            |_| format!("no proxy (run `cargo xtask deploy setup {}`)", t.name),
+            |u| format!("proxy -> {u}"),
+        );
+        let releases = docker::releases(t, h)?;
+        let live = releases
+            .iter()
+            .find(|k| k.running)
+            .map_or("nothing".into(), |k| {
+                format!("{} (revision {})", k.version, short(&k.revision))
+            });
+        println!("{}: serving {live}; {upstream}", show(h));
+        for k in releases {
             let state = if k.running {
                 "serving"
             } else {
@@ -172,7 +229,11 @@ pub fn status(t: &Target, root: &Path) -> Result<Exit> {
             );
         }
     }
-    Ok(Exit::Passed)
+    Ok(if all_answer {
+        Exit::Passed
+    } else {
+        Exit::Failed
+    })
 }
 
 fn short(s: &str) -> &str {

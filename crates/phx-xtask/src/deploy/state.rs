@@ -1,7 +1,7 @@
 //! What was deployed where, under `.xtask/deploy/` at the project root:
 //! each environment's releases (image, digest, revision, when, outcome),
-//! which production reads to require a staging pass, and the lock that
-//! allows one deploy per environment at a time.
+//! which production reads to require a staging pass, and the fly target's
+//! lock (the docker target's lives on its first host: lock.rs).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
