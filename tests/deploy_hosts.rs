@@ -71,7 +71,14 @@ impl Fleet {
     /// Without the release's secrets.
     fn bare(&self, args: &[&str]) -> common::Run {
         let mut run = self.repo.xtask(args).env("PATH", &self.client.path());
-        run.cmd.env_remove("SSH_AUTH_SOCK");
+        for var in [
+            "SSH_AUTH_SOCK",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SECRET_KEY_BASE",
+        ] {
+            run.cmd.env_remove(var);
+        }
         run
     }
 
