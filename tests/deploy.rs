@@ -163,6 +163,36 @@ fn figures(what: &str, served: usize, done: &Done) {
     );
 }
 
+/// `FROM` the image the serving release runs, plus `lines`: tagged
+/// `<repository>:<tag>` (removed with the repo's images).
+fn derived(repo: &Repo, tag: &str, lines: &str) -> String {
+    let (_, name) = docker(&[
+        "ps",
+        "--filter",
+        "label=dev.phx-xtask.deploy=demo-staging",
+        "--format",
+        "{{.Names}}",
+    ]);
+    let (ok, id) = docker(&["inspect", "--format", "{{.Image}}", name.trim()]);
+    assert!(ok, "{id}");
+    let image = format!("{}:{tag}", repo.repository);
+    let mut build = std::process::Command::new("docker")
+        .args(["build", "--quiet", "-t", &image, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let dockerfile = format!("FROM {}\n{lines}", id.trim());
+    build
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dockerfile.as_bytes())
+        .unwrap();
+    assert!(build.wait().unwrap().success(), "docker build {image}");
+    image
+}
+
 fn version_through(port: u16) -> String {
     http_get(port, "/version")
         .map(|(_, b)| b)
@@ -172,7 +202,7 @@ fn version_through(port: u16) -> String {
 #[test]
 fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves() {
     let _s = serial();
-    let repo = Repo::new("phx-xtask-e2e/demo-deploy");
+    let repo = Repo::new(&format!("phx-xtask-e2e/demo-deploy-{}", std::process::id()));
     let backing = Backing::start();
     let proxy = deploy_config(&repo, &backing.0.name);
 
@@ -255,6 +285,38 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
     figures("rollback to v1", served, &done);
     assert!(version_through(proxy.port()).contains(&v1));
 
+    // Issue 17: a release whose /version names no revision (a stock
+    // phx.gen.release Dockerfile passes no GIT_SHA in) passes on health
+    // alone; one that names another revision than its image's label fails
+    // after a few polls with the reason, and v1 keeps serving.
+    let stock = derived(&repo, "stock", "ENV GIT_SHA=unknown\n");
+    let done = deploy(&repo, &["deploy", "staging", "--image", &stock]);
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    assert!(version_through(proxy.port()).contains("\"git_sha\":\"unknown\""));
+    // Labelled v2 (git knows it), while its /version names v1.
+    let fake = &v2;
+    let other = derived(
+        &repo,
+        "other",
+        &format!("LABEL org.opencontainers.image.revision={fake}\nENV GIT_SHA={v1}\n"),
+    );
+    let before = version_through(proxy.port());
+    let done = deploy(&repo, &["deploy", "staging", "--image", &other]);
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert!(
+        done.stderr
+            .contains(&format!("names revision {}", &v1[..7]))
+            && done.stderr.contains(&format!(", not {}", &v2[..12]))
+            && done.stderr.contains("on 3 polls in a row"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(
+        version_through(proxy.port()),
+        before,
+        "the stock release keeps serving"
+    );
+
     // A migration that removes a column would break v1, still serving
     // while the new release starts: the plan shows it, the deploy refuses.
     std::fs::write(
@@ -288,10 +350,7 @@ fn docker_deploys_switch_with_zero_failed_requests_and_roll_back_by_themselves()
         "{}",
         refused.stderr
     );
-    assert!(
-        version_through(proxy.port()).contains(&v1),
-        "nothing changed"
-    );
+    assert_eq!(version_through(proxy.port()), before, "nothing changed");
 
     let status = deploy(&repo, &["deploy", "status", "staging"]);
     assert_eq!(status.code, Some(0), "{}", status.all());

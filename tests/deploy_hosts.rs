@@ -206,6 +206,12 @@ fn zero_failed(what: &str, loads: &[(usize, Vec<String>)], done: &Done) {
 
 #[test]
 fn deploys_roll_over_two_ssh_hosts_and_roll_back_together() {
+    // The simulated hosts are daemons of this machine (dockerd, sshd, a
+    // bridge, a FORWARD rule): the trixie container has none of them.
+    if common::on_trixie() {
+        eprintln!("skipped on the trixie toolchain: the simulated hosts run on the host machine");
+        return;
+    }
     let _s = serial();
     let fleet = Fleet::start();
 
