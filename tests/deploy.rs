@@ -20,9 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{
-    docker, eventually, free_port, http_get, serial, sh, Done, Load, Net, Repo, IMAGES,
-};
+use common::{docker, eventually, free_port, http_get, serial, sh, Done, Load, Net, Repo, IMAGES};
 
 const PROXY_IMAGE: &str = "phx-xtask-local/proxy:bookworm";
 

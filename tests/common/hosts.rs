@@ -273,6 +273,12 @@ impl Drop for Host {
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
             .output();
+        // The networks' bridges outlive the daemon; their rules are ours.
+        for br in &self.networks {
+            let rule = ["-D", "FORWARD", "-i", br, "-o", br, "-j", "ACCEPT"];
+            let _ = Command::new("iptables").args(rule).output();
+            let _ = Command::new("ip").args(["link", "del", br]).output();
+        }
     }
 }
 
