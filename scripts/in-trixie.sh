@@ -75,6 +75,9 @@ name="phx-xtask-trixie-$$-$RANDOM"
 args=(
 	--rm --name "$name"
 	--network host --pid host
+	# Root in the container may read the cwd of the native services' processes
+	# (another uid) in /proc, as root on the host does; not --privileged.
+	--cap-add SYS_PTRACE
 	-v "$repo_root:$repo_root" -w "$workdir"
 	-v /var/run/docker.sock:/var/run/docker.sock
 	--user "$(id -u):$(id -g)" -e HOME="$home"

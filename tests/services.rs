@@ -188,7 +188,16 @@ fn pg_bin(name: &str) -> PathBuf {
     let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap())
         .map(|d| d.join(name))
         .find(|p| p.is_file());
-    on_path.unwrap_or_else(|| PathBuf::from(format!("/usr/lib/postgresql/15/bin/{name}")))
+    // Else Debian's layout, as the product looks: bookworm has 15, trixie 17.
+    on_path.unwrap_or_else(|| {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        dirs.pop()
+            .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+            .join(name)
+    })
 }
 
 fn as_nobody<'a>(cmd: &'a mut Command, dir: &Path) -> &'a mut Command {
