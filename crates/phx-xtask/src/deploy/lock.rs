@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
+use super::state::{hostname, stale};
 use super::target::{show, Target};
 use crate::docker;
 use crate::image::record;
@@ -111,24 +112,6 @@ pub fn unlock(t: &Target) -> Result<Exit> {
         Err(e) => return Err(e),
     }
     Ok(Exit::Passed)
-}
-
-/// A lock whose holder ran on this machine and whose pid is gone.
-fn stale(holder: &str) -> bool {
-    let field = |k: &str| {
-        holder
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(k))
-            .map(String::from)
-    };
-    let pid = field("pid=").and_then(|p| p.parse::<i32>().ok());
-    field("host=").as_deref() == Some(hostname().as_str())
-        && pid.is_some_and(|p| !proc::pid_alive(p))
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_or("unknown".into(), |h| h.trim().to_string())
 }
 
 #[cfg(test)]

@@ -133,8 +133,9 @@ impl Drop for Lock {
     }
 }
 
-/// A lock whose holder ran on this host and whose pid is gone.
-fn stale(holder: &str) -> bool {
+/// A lock whose holder ran on this machine and whose pid is gone: the
+/// local file lock (Fly) and the hosts' lock container (docker) both say so.
+pub(super) fn stale(holder: &str) -> bool {
     let field = |k: &str| {
         holder
             .split_whitespace()
@@ -146,7 +147,7 @@ fn stale(holder: &str) -> bool {
         && pid.is_some_and(|p| !proc::pid_alive(p))
 }
 
-fn hostname() -> String {
+pub(super) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map_or("unknown".into(), |h| h.trim().to_string())
 }
