@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 packages=(
   # Elixir on OTP, with dialyzer and cover (erlang-tools) for the steps.
-  elixir erlang-dev erlang-dialyzer erlang-tools erlang-src
+  elixir erlang-dev erlang-dialyzer erlang-tools erlang-src rebar3
   # The docker engine and what builds the stand-in service images.
   docker.io debootstrap
   # The native service backend, and psql for poking at it.
