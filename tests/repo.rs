@@ -28,6 +28,13 @@ fn available(what: &str, present: bool, install: &str) -> bool {
     if present {
         return true;
     }
+    // The repository's tools (nix, deadnix, actionlint) do not depend on
+    // Elixir: CI runs these checks on the host, and the trixie image, which
+    // exists for the Elixir 1.18 / OTP 27 toolchain, does not carry them.
+    if common::on_trixie() {
+        eprintln!("skipped on the trixie toolchain: {what} is checked on the host");
+        return false;
+    }
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
         panic!("{what} is not installed, and CI must run this check: {install}");
     }
