@@ -297,3 +297,87 @@ fn version_manager_shims_are_asked_for_their_versions() {
         );
     }
 }
+
+/// The toolchains CI runs are named beside the flake's pins, in the table's
+/// stderr and in the JSON, and the README's table says the same.
+#[test]
+fn the_toolchains_ci_runs_are_named_beside_the_pins_and_match_the_readme() {
+    let done = doctor(None).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let pins = format!(
+        "Elixir {} / OTP {}",
+        row(&done, "elixir")[4],
+        row(&done, "erlang/OTP")[4]
+    );
+    let line = format!(
+        "doctor: phx-xtask's CI runs Elixir 1.14 / OTP 25 (Debian 12 bookworm) and \
+         Elixir 1.18 / OTP 27 (Debian 13 trixie); the flake pins {pins} (xtask.toml [toolchain])"
+    );
+    assert!(done.stderr.contains(&line), "{}", done.stderr);
+    let config = drifted();
+    let drifted = doctor(Some(config.path())).run();
+    assert!(
+        drifted
+            .stderr
+            .contains("the flake pins Elixir 0.1 / OTP 1 "),
+        "the pins are read, not written in: {}",
+        drifted.stderr
+    );
+
+    let json = xtask(&["doctor", "--output", "json"]).run();
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).expect("stdout is JSON");
+    let toolchains = json["ci_toolchains"].as_array().expect("ci_toolchains");
+    assert_eq!(toolchains.len(), 2, "{json}");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for t in toolchains {
+        let (debian, elixir, otp) = (
+            t["debian"].as_str().unwrap(),
+            t["elixir"].as_str().unwrap(),
+            t["otp"].as_str().unwrap(),
+        );
+        let row = format!("| {debian} | {elixir}.");
+        let found = readme
+            .lines()
+            .find(|l| l.starts_with(&row) && l.contains(&format!(" / {otp}.")));
+        assert!(found.is_some(), "README has no row `{row}… / {otp}.…`");
+    }
+    assert!(
+        readme.contains(&format!("Beside the flake's pins ({pins})")),
+        "the README's toolchain section names the pins the doctor reads: {pins}"
+    );
+}
+
+/// Debian keeps the Postgres server off PATH, in /usr/lib/postgresql/<v>/bin
+/// (the trixie image has it only there): the doctor reports the one the
+/// native services backend starts, the newest, not "not on PATH".
+#[test]
+fn postgres_off_path_is_found_where_the_native_backend_finds_it() {
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| Some((d.file_name()?.to_str()?.parse().ok()?, d)))
+        .filter(|(_, d)| d.join("bin/postgres").is_file())
+        .collect();
+    dirs.sort();
+    let Some((major, newest)) = dirs.pop() else {
+        eprintln!("skipped: no /usr/lib/postgresql/<v>/bin/postgres on this machine");
+        return;
+    };
+    let (_dir, path) = path_without(&["postgres", "initdb"]);
+    let done = doctor(None).env("PATH", &path).run();
+    assert_eq!(done.code, Some(0), "{}", done.all());
+    let pg = row(&done, "postgres");
+    let want = newest.join("bin/postgres").display().to_string();
+    assert_eq!(
+        (pg[2].as_str(), pg[6].as_str()),
+        ("yes", want.as_str()),
+        "{pg:?}"
+    );
+    assert!(pg[3].starts_with(&format!("{major}.")), "{pg:?}");
+    assert!(
+        !done.stderr.contains("postgres: not on PATH"),
+        "{}",
+        done.stderr
+    );
+}

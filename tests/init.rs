@@ -149,7 +149,21 @@ fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
         )) && manifest.contains(&format!("phx-xtask = {{ path = \"{}\" }}\n", lib.display())),
         "{manifest}"
     );
+    // The toolchains phx-xtask's CI runs, beside the pins init wrote: said
+    // once, and kept above [toolchain] for whoever moves the pins later.
+    let toolchains = "phx-xtask's CI runs Elixir 1.14 / OTP 25 (Debian 12 bookworm) and \
+        Elixir 1.18 / OTP 27 (Debian 13 trixie); the flake pins Elixir 1.16 / OTP 26 \
+        (xtask.toml [toolchain])";
+    assert!(
+        done.stderr.contains(&format!("\n{toolchains}\n")),
+        "{}",
+        done.stderr
+    );
     let toml = std::fs::read_to_string(repo.path().join("xtask.toml")).unwrap();
+    assert!(
+        toml.contains(&format!("# {toolchains}\n[toolchain]\n")),
+        "{toml}"
+    );
     assert!(
         toml.contains("app_dir = \".\"")
             && toml.contains("elixir = \"1.16\"")

@@ -16,6 +16,45 @@ use crate::proc;
 /// Bounded for a busy machine, not for a BEAM that works (~0.4 s).
 const ASK_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A toolchain phx-xtask's own CI runs the end-to-end suite on (`.ci/run`),
+/// from Debian's packages. The doctor and `init` name them beside the
+/// flake's pins, from here only; a test holds the README's table to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CiToolchain {
+    pub debian: &'static str,
+    /// Elixir's series (1.14), as a `[toolchain]` pin is written.
+    pub elixir: &'static str,
+    /// OTP's major release (25).
+    pub otp: &'static str,
+}
+
+pub const CI_TOOLCHAINS: [CiToolchain; 2] = [
+    CiToolchain {
+        debian: "Debian 12 bookworm",
+        elixir: "1.14",
+        otp: "25",
+    },
+    CiToolchain {
+        debian: "Debian 13 trixie",
+        elixir: "1.18",
+        otp: "27",
+    },
+];
+
+/// One sentence: the toolchains CI runs, then the flake's pins beside
+/// them (`[toolchain] elixir` and `otp`), so that a team knows both what
+/// it is meant to run and what phx-xtask is tested on.
+pub fn ci_toolchains_line(pin_elixir: &str, pin_otp: &str) -> String {
+    let runs: Vec<String> = CI_TOOLCHAINS
+        .iter()
+        .map(|t| format!("Elixir {} / OTP {} ({})", t.elixir, t.otp, t.debian))
+        .collect();
+    format!(
+        "phx-xtask's CI runs {}; the flake pins Elixir {pin_elixir} / OTP {pin_otp} (xtask.toml [toolchain])",
+        runs.join(" and ")
+    )
+}
+
 /// OTP and Elixir as the PLT and the doctor need them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Beam {

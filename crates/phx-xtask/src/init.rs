@@ -28,7 +28,8 @@ pub fn run(args: &InitArgs, run: &Run) -> Result<Exit> {
     };
     let app = find_app(&repo)?;
     let source = dependency::choose(args, &run.env);
-    let files = files(&repo, &app, &source, run, args.legs)?;
+    let pins = pins(&repo.join(&app), run);
+    let files = files(&repo, &app, &source, &pins, args.legs)?;
     let taken: Vec<String> = files
         .iter()
         .filter(|(p, _)| p.exists())
@@ -50,6 +51,7 @@ pub fn run(args: &InitArgs, run: &Run) -> Result<Exit> {
         "checked: cargo resolves phx-xtask from {}",
         source.describe()
     );
+    eprintln!("{}", toolchains_line(&pins));
     if let Some((version, count)) = lint_after::newest(&repo.join(&app)) {
         eprintln!("{}", lint_after::said(version, count));
     }
@@ -180,10 +182,9 @@ fn files(
     repo: &Path,
     app: &Path,
     source: &Source,
-    run: &Run,
+    pins: &[(&'static str, String)],
     legs: Option<u32>,
 ) -> Result<Vec<(PathBuf, String)>> {
-    let pins = pins(&repo.join(app), run);
     let app_dir = app.display().to_string();
     let prefix = if app_dir == "." {
         String::new()
@@ -196,7 +197,7 @@ fn files(
     let mut files = vec![
         (
             repo.join("xtask.toml"),
-            xtask_toml(&app_dir, &pins) + &migrate,
+            xtask_toml(&app_dir, pins) + &migrate,
         ),
         (repo.join(".cargo/config.toml"), ALIAS.to_string()),
         (
@@ -283,12 +284,19 @@ fn mix_elixir(app: &Path) -> Option<String> {
     Some(series(v, 2)).filter(|s| !s.is_empty())
 }
 
+/// The toolchains phx-xtask's CI runs, beside the pins just written.
+fn toolchains_line(pins: &[(&str, String)]) -> String {
+    let pin = |k: &str| pins.iter().find(|(n, _)| *n == k).map_or("?", |(_, v)| v);
+    beam::ci_toolchains_line(pin("elixir"), pin("otp"))
+}
+
 fn xtask_toml(app_dir: &str, pins: &[(&str, String)]) -> String {
     let mut s = String::from(
         "# phx-xtask configuration (see its README for every key). flake.nix reads\n\
          # [toolchain] with builtins.fromTOML: this file is the one source of versions.\n",
     );
-    s.push_str(&format!("app_dir = \"{app_dir}\"\n\n[toolchain]\n"));
+    s.push_str(&format!("app_dir = \"{app_dir}\"\n\n"));
+    s.push_str(&format!("# {}\n[toolchain]\n", toolchains_line(pins)));
     for (k, v) in pins {
         s.push_str(&format!("{k} = \"{v}\"\n"));
     }

@@ -19,7 +19,7 @@ use crate::config::Toolchain;
 use crate::env::Env;
 use crate::render::rows::secs;
 use crate::run::{Exit, Mode, Run, Verbosity};
-use crate::{docker, redact};
+use crate::{beam, docker, redact, services};
 use output::{json, problems, table};
 use probe::Probe;
 use rows::{
@@ -70,10 +70,9 @@ struct Found {
 /// Every probe at the same time: the slowest (starting the BEAM, for a
 /// version manager's shims) decides how long the doctor takes.
 fn probe_all(env: &Env, host: &str) -> Found {
-    const TOOLS: [(&[&str], &[&str]); 7] = [
+    const TOOLS: [(&[&str], &[&str]); 6] = [
         (&["node"], &["--version"]),
         (&["docker"], &["--version"]),
-        (&["postgres"], &["--version"]),
         (&["redis-server"], &["--version"]),
         (&["git"], &["--version"]),
         (&["flyctl", "fly"], &["version"]),
@@ -82,10 +81,14 @@ fn probe_all(env: &Env, host: &str) -> Found {
     std::thread::scope(|s| {
         let beam = s.spawn(|| probe::beam(env));
         let npm = s.spawn(|| probe::npm(env));
-        let tools: Vec<_> = TOOLS
+        let mut tools: Vec<_> = TOOLS
             .iter()
             .map(|&(n, a)| s.spawn(move || probe::tool(env, n, a)))
             .collect();
+        // Postgres as the native services backend finds it (Debian keeps
+        // the server off PATH), so that the two never disagree.
+        let postgres = services::postgres_program(env, "postgres");
+        tools.insert(2, s.spawn(move || probe::at(postgres, &["--version"])));
         let daemon =
             s.spawn(|| docker::info(host, Duration::from_secs(2)).map_err(|e| format!("{e:#}")));
         let mut probes: Vec<Probe> = tools
@@ -139,7 +142,7 @@ fn tool_rows(judge: &Judge, tc: &Toolchain, f: &Found, host: &str) -> Vec<Row> {
             "postgres",
             &tc.postgres,
             Pin::Series,
-            optional("native services need it"),
+            optional("native services need it; nor in /usr/lib/postgresql/<v>/bin"),
         ),
         judge.pinned(
             redis,
@@ -168,6 +171,8 @@ pub fn run(run: &Run) -> Result<Exit> {
         print!("{}", redact::line(&table(&report)));
     }
     problems(report.rows.iter(), mode == Mode::Github);
+    let tc = &run.config.toolchain;
+    eprintln!("doctor: {}", beam::ci_toolchains_line(&tc.elixir, &tc.otp));
     let (errors, warnings) = (report.count(Level::Error), report.count(Level::Warning));
     eprintln!(
         "doctor: {errors} errors, {warnings} warnings in {}",

@@ -2,8 +2,8 @@
 //! and for programs (JSON on stdout).
 
 use super::rows::{Level, Report, Row};
-use crate::redact;
 use crate::render::github;
+use crate::{beam, redact};
 
 /// One line per problem on stderr (`doctor: warning: elixir: …`), then
 /// each distinct fix once; under GitHub Actions one annotation per problem,
@@ -106,5 +106,6 @@ pub fn json(report: &Report) -> serde_json::Value {
         "in_nix_shell": report.in_nix,
         "elapsed_ms": report.elapsed.as_millis() as u64,
         "checks": report.rows,
+        "ci_toolchains": beam::CI_TOOLCHAINS,
     })
 }

@@ -25,7 +25,12 @@ pub struct Probe {
 
 /// `program args…` → the first version number in what it prints.
 pub fn tool(env: &Env, names: &[&str], args: &[&str]) -> Probe {
-    let Some(path) = names.iter().find_map(|n| env.which(n)) else {
+    at(names.iter().find_map(|n| env.which(n)), args)
+}
+
+/// `path args…`, for a program found some other way than PATH alone.
+pub fn at(path: Option<PathBuf>, args: &[&str]) -> Probe {
+    let Some(path) = path else {
         return Probe::default();
     };
     match output(&path, args) {

@@ -17,6 +17,7 @@ mod settings;
 pub mod urls;
 mod wait;
 
+pub use binaries::postgres_program;
 pub use settings::{backend, check, resolve, Settings};
 
 use std::time::{Duration, Instant};
