@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Measures phx-xtask on the demo (issue figures; see docs/benchmarks.md):
+# Measures phx-xtask on the demo, or with --app phx18 on the Phoenix
+# 1.8-shaped fixture (issue figures; see docs/benchmarks.md):
 #   1. `cargo xtask ci` (deps, format, compile, credo, sobelow, dialyzer, assets,
 #      test) against the same steps one after another (scripts/bench-sequential.sh),
 #      warm, in interleaved rounds: medians of the wall time and of the CPU used
@@ -16,14 +17,15 @@
 # Options: --bin PATH (an xtask binary to measure instead of a fresh release
 # build), --compare PATH (another xtask binary, e.g. a build of an older
 # commit, measured in the same rounds of 1 and 2), --rounds N (default 5),
-# --cold-rounds N (default 2), --only-ci (sections 1 and 2 only), --cold-build.
+# --cold-rounds N (default 2), --only-ci (sections 1 and 2 only), --cold-build,
+# --app demo|phx18 (default demo).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 command -v hyperfine >/dev/null || { echo "bench: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: install GNU time (apt-get install time)" >&2; exit 1; }
 
-bin="" old="" rounds=5 cold_rounds=2 only_ci="" cold_build=""
+bin="" old="" rounds=5 cold_rounds=2 only_ci="" cold_build="" name=demo
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$(realpath "$2"); shift ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
     --cold-rounds) cold_rounds=$2; shift ;;
     --only-ci) only_ci=1 ;;
     --cold-build) cold_build=1 ;;
+    --app) name=$2; shift ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -50,19 +53,28 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# Copies of the demo as a fresh clone has it: one per contender, so each
+# Copies of the app as a fresh clone has it: one per contender, so each
 # keeps its own warm state (_build, node_modules and the record of its last
 # `npm ci`) and no contender's run undoes another's. xtask's copies share one
-# PLT dir.
+# PLT dir. The phx18 fixture's path deps (../stand_ins) come along beside it.
+case "$name" in
+  demo) sources=(demo) otp_app=demo ;;
+  phx18) sources=(tests/fixtures/phx18 tests/fixtures/stand_ins) otp_app=shop ;;
+  *) echo "bench: --app takes demo or phx18, not $name" >&2; exit 2 ;;
+esac
 copy_demo() {
-  git ls-files -co --exclude-standard demo | while read -r f; do
-    mkdir -p "$1/$(dirname "$f")" && cp "$f" "$1/$f"
+  local src f rel
+  for src in "${sources[@]}"; do
+    git ls-files -co --exclude-standard "$src" | while read -r f; do
+      rel=${f#tests/fixtures/}
+      mkdir -p "$1/$(dirname "$rel")" && cp "$f" "$1/$rel"
+    done
   done
 }
 copy_demo "$work"
 copy_demo "$work/seq"
 cat >"$work/xtask.toml" <<TOML
-app_dir = "demo"
+app_dir = "$name"
 [ci]
 steps = ["deps", "format", "compile", "credo", "sobelow", "dialyzer", "assets", "test"]
 [assets]
@@ -71,8 +83,8 @@ parallel = true
 plt_dir = "$work/plts"
 TOML
 export XTASK_CONFIG="$work/xtask.toml"
-app="$work/demo"
-seq_app="$work/seq/demo"
+app="$work/$name"
+seq_app="$work/seq/$name"
 if [ -n "$old" ]; then
   copy_demo "$work/old"
   cp "$work/xtask.toml" "$work/old/xtask.toml"
@@ -176,7 +188,7 @@ table_head() {
 ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "$bin" ci -q)
 ci_docker=(env XTASK_SERVICES=docker "$bin" ci -q)
 old_ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "XTASK_CONFIG=$work/old/xtask.toml" "$old" ci -q)
-sequential=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" bash "$root/scripts/bench-sequential.sh" "$seq_app" "$plt" "$elixir_lib")
+sequential=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" bash "$root/scripts/bench-sequential.sh" "$seq_app" "$plt" "$elixir_lib" "$otp_app")
 # The script's warm-up, on its own copy.
 "${sequential[@]}" >/dev/null 2>&1 || { echo "bench: the warm-up of the sequential script failed" >&2; exit 1; }
 
@@ -204,7 +216,7 @@ for r in $(seq "$cold_rounds"); do
   rm -rf "$seq_app/_build"
   measure "cold sequential script" "$r" "${sequential[@]}"
   if [ -n "$old" ]; then
-    rm -rf "$work/old/demo/_build"
+    rm -rf "$work/old/$name/_build"
     measure "cold compared xtask ci (external services)" "$r" "${old_ci_external[@]}"
   fi
 done
