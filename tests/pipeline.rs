@@ -134,10 +134,10 @@ test:
 migrations:
   # check: migration services: docker answers
   # start postgres (phx-xtask-local/postgres:15) and redis (phx-xtask-local/redis:7) containers
-  # lint N of 3 files in priv/repo/migrations: elixir _build/xtask/migration_lint.exs --postgres 16 FILE…
   # then, after deps, compile:
   # wait until postgres answers `SELECT 1` and redis `PING`; create demo_migrations_check
   # export DATABASE_URL (demo_migrations_check) and REDIS_URL
+  # lint N of 3 files in priv/repo/migrations: in the migrate session below (no boot of its own): _build/xtask/migration_lint.exs --postgres 16 FILE…
   # check N of 3 migrations: up one by one, down one by one, snapshots between, in one boot: $ mix run --no-start _build/xtask/migration_session.exs Demo.EctoMigrator priv/repo/migrations
   # stop the services
 "#;

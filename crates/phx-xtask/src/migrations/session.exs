@@ -7,7 +7,7 @@
 # (Ecto.Migrator, or a module with the same API), then applies and rolls back
 # the migrations in DIR with MIGRATOR.run/4, one command per line on stdin:
 #
-#     up all | up VERSION | down VERSION | quit
+#     up all | up VERSION | down VERSION | lint SCRIPT ARGS | quit
 #
 # `up VERSION` and `down VERSION` mean `run(repo, DIR, direction, to: VERSION)`
 # as `mix ecto.migrate --to` and `mix ecto.rollback --to` do. Each command is
@@ -15,6 +15,12 @@
 # versions it ran) or `error MESSAGE`. Everything else (Ecto's log, a
 # stacktrace on stderr) is for people. It ends at `quit` or at the end of
 # stdin, so the session never outlives phx-xtask.
+#
+# `lint SCRIPT ARGS` loads the migration lint (SCRIPT, lint.exs) without
+# running it and runs it here with the arguments in the file ARGS (NUL
+# separated): its records come first, each on a line "xtask-migrate: lint
+# RECORD", then the answer `ok`. The lint needs no database; it runs in the
+# session only to spare a BEAM boot.
 defmodule PhxXtask.MigrateSession do
   @tag "xtask-migrate: "
 
@@ -104,6 +110,8 @@ defmodule PhxXtask.MigrateSession do
     end
   end
 
+  defp command(_migrator, _repo, _dir, ["lint", script, args]), do: lint(script, args)
+
   defp command(_migrator, _repo, _dir, words), do: {:error, "unknown command: #{Enum.join(words, " ")}"}
 
   defp run(migrator, repo, dir, direction, opts) do
@@ -114,6 +122,26 @@ defmodule PhxXtask.MigrateSession do
       {:error, Exception.message(e)}
   catch
     kind, reason -> {:error, Exception.format_banner(kind, reason)}
+  end
+
+  defp lint(script, args) do
+    Application.put_env(:phx_xtask, :lint_loaded_only, true)
+    Code.require_file(script)
+    argv = args |> File.read!() |> String.split(<<0>>, trim: true)
+    Process.put(:migrate_lint_prefix, @tag <> "lint ")
+
+    try do
+      case apply(MigrateLint, :run, [argv]) do
+        :ok -> {:ok, []}
+        {:error, message} -> {:error, "lint.exs: " <> message}
+      end
+    rescue
+      e ->
+        IO.puts(:stderr, Exception.format(:error, e, __STACKTRACE__))
+        {:error, "lint.exs crashed: " <> Exception.message(e)}
+    after
+      Process.delete(:migrate_lint_prefix)
+    end
   end
 
   defp reply({:ok, versions}), do: IO.puts(@tag <> Enum.join(["ok" | versions], " "))

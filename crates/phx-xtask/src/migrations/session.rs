@@ -4,19 +4,29 @@
 //! Each command (`up all`, `up V`, `down V`) goes out on the session's
 //! stdin; the session answers with one `xtask-migrate: ok …` or
 //! `xtask-migrate: error …` line on stdout. Every other line is the app's
-//! own output, logged as it comes.
+//! own output, logged as it comes. `lint SCRIPT ARGS` runs the migration
+//! lint (`lint.exs`, loaded into the same BEAM) with the arguments in the
+//! file ARGS, NUL-separated: its records come as `xtask-migrate: lint …`
+//! lines before the answer, so the lint costs no boot of its own.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use super::lint;
 use crate::cmd::Cmd;
 use crate::exec::Exec;
 use crate::proc::Interactive;
 
 /// Where the driver is written, inside the app (Mix reads it from there).
 pub const SCRIPT: &str = "_build/xtask/migration_session.exs";
+/// The lint's arguments for the `lint` command, NUL-separated, so that no
+/// file name needs quoting on the line protocol.
+const LINT_ARGS: &str = "_build/xtask/migration_lint.args";
+/// The tag of the lint's records, after TAG.
+const LINT: &str = "lint ";
 /// The driver's answers start with this.
 const TAG: &str = "xtask-migrate: ";
 /// Booting may compile the app first (`migrate check` run alone).
@@ -52,7 +62,7 @@ impl Session {
     pub fn start(ctx: &mut Exec, cmd: &Cmd) -> Result<Session> {
         let child = ctx.start_session(cmd)?;
         let mut session = Session { child };
-        let ready = session.answer(ctx, BOOT).context(
+        let ready = session.answer(ctx, BOOT, &mut Vec::new()).context(
             "the migrate session did not start: the app must compile and its repo must open",
         )?;
         ctx.log(format!("session open: {ready}"));
@@ -62,8 +72,34 @@ impl Session {
     /// Sends `line` and returns the versions the answer names.
     pub fn send(&mut self, ctx: &mut Exec, line: &str) -> Result<Vec<i64>> {
         self.child.send(line)?;
-        let answer = self.answer(ctx, COMMAND)?;
+        let answer = self.answer(ctx, COMMAND, &mut Vec::new())?;
         parse_ok(&answer)
+    }
+
+    /// Runs the migration lint in the session over `files` (relative to
+    /// `app`, the session's dir), as `elixir lint.exs` would alone.
+    pub fn lint(
+        &mut self,
+        ctx: &mut Exec,
+        app: &Path,
+        options: &lint::Options,
+        files: &[PathBuf],
+    ) -> Result<lint::Report> {
+        lint::write_script(app)?;
+        let args = lint::lint_args(Path::new(""), options, files);
+        let mut joined = Vec::new();
+        for arg in args.iter().skip(1) {
+            joined.extend_from_slice(arg.as_bytes());
+            joined.push(0);
+        }
+        std::fs::write(app.join(LINT_ARGS), joined)
+            .with_context(|| format!("write {LINT_ARGS}"))?;
+        self.child
+            .send(&format!("lint {} {LINT_ARGS}", lint::SCRIPT))?;
+        let mut records = Vec::new();
+        self.answer(ctx, COMMAND, &mut records)
+            .context("the migration lint failed in the migrate session")?;
+        lint::parse_report(&records.join("\n"))
     }
 
     /// Ends the session cleanly (`quit`), or kills it.
@@ -73,8 +109,14 @@ impl Session {
     }
 
     /// Logs the app's output until the next tagged line, which it returns
-    /// without the tag; an `error` answer is the error.
-    fn answer(&mut self, ctx: &mut Exec, within: Duration) -> Result<String> {
+    /// without the tag; an `error` answer is the error. The lint's records
+    /// on the way go to `records`.
+    fn answer(
+        &mut self,
+        ctx: &mut Exec,
+        within: Duration,
+        records: &mut Vec<String>,
+    ) -> Result<String> {
         let deadline = Instant::now() + within;
         loop {
             let Some(line) = self.child.next_line(deadline)? else {
@@ -84,6 +126,10 @@ impl Session {
                 ctx.log(line);
                 continue;
             };
+            if let Some(record) = answer.strip_prefix(LINT) {
+                records.push(record.to_string());
+                continue;
+            }
             if let Some(message) = answer.strip_prefix("error ") {
                 bail!("{message}");
             }

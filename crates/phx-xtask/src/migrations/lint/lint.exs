@@ -9,11 +9,14 @@
 #
 #   finding<TAB>FILE<TAB>LINE<TAB>RULE<TAB>MESSAGE
 #   error<TAB>FILE<TAB>LINE<TAB>MESSAGE        (LINE is 0 when the error is about the whole file)
-#   done<TAB>CHECKED<TAB>SKIPPED               (always last: the Rust side treats a missing one as a crash)
+#   done<TAB>CHECKED<TAB>SKIPPED<TAB>ALLOWED   (always last: the Rust side treats a missing one as a crash;
+#                                              ALLOWED counts the findings an allow comment silenced)
 #
 # Backslash, tab, CR and LF inside a field are written as \\, \t, \r and \n so that a field
 # never splits a record. The exit status is 0 whenever the script ran, findings or not; it
-# is non-zero only for bad arguments (2) or a crash of the script itself.
+# is non-zero only for bad arguments (2) or a crash of the script itself. The migrate session
+# (session.exs) loads this file without running it and calls MigrateLint.run/1 in its own
+# BEAM, its records prefixed so that they stand apart from the app's output.
 #
 # Rule names follow excellent_migrations (github.com/Artur-Sulej/excellent_migrations) where
 # it has one, so its `# excellent_migrations:safety-assured-for-next-line RULE` and
@@ -53,7 +56,19 @@ defmodule MigrateLint do
   # ---------------------------------------------------------------------------------------
   # Command line
 
+  # Run as a script: a bad argument is exit status 2, with the usage on stderr.
   def main(argv) do
+    case run(argv) do
+      :ok -> :ok
+      {:error, message} -> usage_error(message)
+    end
+  end
+
+  # One run over the files of `argv`, its records on stdout (each line after
+  # the `:migrate_lint_prefix` of the process dictionary, so that the migrate
+  # session can tell them from the app's own output). A bad argument is
+  # `{:error, message}`, and nothing is written.
+  def run(argv) do
     {opts, files, invalid} =
       OptionParser.parse(argv,
         strict: [postgres: :string, lint_after: :string, advisory_lock: :boolean, skip: :keep]
@@ -70,17 +85,19 @@ defmodule MigrateLint do
         skip: Keyword.get_values(opts, :skip)
       }
 
-      {checked, skipped} =
-        Enum.reduce(files, {0, 0}, fn file, {c, s} ->
+      {checked, skipped, allowed} =
+        Enum.reduce(files, {0, 0, 0}, fn file, {c, s, a} ->
           case lint_file(file, config) do
-            :skipped -> {c, s + 1}
-            :checked -> {c + 1, s}
+            :skipped -> {c, s + 1, a}
+            {:checked, allowed} -> {c + 1, s, a + allowed}
           end
         end)
 
-      IO.write(["done\t", Integer.to_string(checked), "\t", Integer.to_string(skipped), "\n"])
+      out(["done\t", Enum.map_join([checked, skipped, allowed], "\t", &Integer.to_string/1), "\n"])
+      :ok
     else
-      problem -> usage_error(problem)
+      {:error, text} -> {:error, text}
+      invalid -> {:error, "unknown option(s): #{Enum.map_join(invalid, ", ", &elem(&1, 0))}"}
     end
   end
 
@@ -119,16 +136,7 @@ defmodule MigrateLint do
     end
   end
 
-  defp usage_error(problem) do
-    message =
-      case problem do
-        {:error, text} ->
-          text
-
-        invalid when is_list(invalid) ->
-          "unknown option(s): #{Enum.map_join(invalid, ", ", &elem(&1, 0))}"
-      end
-
+  defp usage_error(message) do
     IO.puts(:stderr, "lint.exs: #{message}")
 
     IO.puts(
@@ -153,18 +161,17 @@ defmodule MigrateLint do
           "bad migration file name #{inspect(base)}: expected `<14-digit version>_<name>.exs`, e.g. `20240101120000_add_posts.exs` (`mix ecto.gen.migration add_posts` creates one)"
         )
 
-        :checked
+        {:checked, 0}
 
       [_, version] ->
-        if config.lint_after && version <= config.lint_after do
-          :skipped
-        else
-          lint_source(path, config)
-          :checked
-        end
+        if config.lint_after && version <= config.lint_after,
+          do: :skipped,
+          else: {:checked, lint_source(path, config)}
     end
   end
 
+  # Reports the file's findings and returns how many an allow comment
+  # silenced (the rules of --skip are not checked at all, so not counted).
   defp lint_source(path, config) do
     with {:ok, source} <- read(path),
          {:ok, ast, comments} <- parse(source) do
@@ -172,13 +179,19 @@ defmodule MigrateLint do
       allows = allows(comments, source)
       unknown = unknown_allow_findings(allows)
 
-      (findings ++ unknown)
-      |> Enum.reject(&silenced?(&1, allows, config.skip))
-      |> Enum.sort_by(fn {line, rule, _} -> {line, rule} end)
-      |> Enum.uniq()
-      |> Enum.each(fn {line, rule, message} -> finding(path, line, rule, message) end)
+      {allowed, shown} =
+        (findings ++ unknown)
+        |> Enum.reject(fn {_, rule, _} -> rule in config.skip end)
+        |> Enum.sort_by(fn {line, rule, _} -> {line, rule} end)
+        |> Enum.uniq()
+        |> Enum.split_with(&allowed?(&1, allows))
+
+      Enum.each(shown, fn {line, rule, message} -> finding(path, line, rule, message) end)
+      length(allowed)
     else
-      {:error, line, message} -> error(path, line, message)
+      {:error, line, message} ->
+        error(path, line, message)
+        0
     end
   rescue
     exception ->
@@ -189,6 +202,8 @@ defmodule MigrateLint do
         0,
         "lint.exs crashed on this file (#{Exception.message(exception)}); please report it with the file attached"
       )
+
+      0
   end
 
   defp read(path) do
@@ -1030,9 +1045,8 @@ defmodule MigrateLint do
     end
   end
 
-  defp silenced?({line, rule, _}, allows, skip) do
-    rule in skip or MapSet.member?(allows.file, rule) or
-      MapSet.member?(allows.lines, {line, rule})
+  defp allowed?({line, rule, _}, allows) do
+    MapSet.member?(allows.file, rule) or MapSet.member?(allows.lines, {line, rule})
   end
 
   # ---------------------------------------------------------------------------------------
@@ -1132,7 +1146,7 @@ defmodule MigrateLint do
   # Output
 
   defp finding(path, line, rule, message) do
-    IO.write([
+    out([
       "finding\t",
       escape(path),
       "\t",
@@ -1146,7 +1160,11 @@ defmodule MigrateLint do
   end
 
   defp error(path, line, message) do
-    IO.write(["error\t", escape(path), "\t", Integer.to_string(line), "\t", escape(message), "\n"])
+    out(["error\t", escape(path), "\t", Integer.to_string(line), "\t", escape(message), "\n"])
+  end
+
+  defp out(record) do
+    IO.write([Process.get(:migrate_lint_prefix, "") | record])
   end
 
   defp escape(text) do
@@ -1158,4 +1176,6 @@ defmodule MigrateLint do
   end
 end
 
-MigrateLint.main(System.argv())
+# Run as a script; the migrate session loads the module only and calls run/1.
+unless Application.get_env(:phx_xtask, :lint_loaded_only),
+  do: MigrateLint.main(System.argv())

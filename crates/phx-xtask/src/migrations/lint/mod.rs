@@ -9,7 +9,7 @@
 //! ```text
 //! finding<TAB>FILE<TAB>LINE<TAB>RULE<TAB>MESSAGE
 //! error<TAB>FILE<TAB>LINE<TAB>MESSAGE      (LINE 0: about the whole file)
-//! done<TAB>CHECKED<TAB>SKIPPED             (always last)
+//! done<TAB>CHECKED<TAB>SKIPPED<TAB>ALLOWED  (always last)
 //! ```
 
 use std::ffi::OsString;
@@ -54,6 +54,8 @@ pub struct Report {
     pub checked: usize,
     /// Files skipped because their version is at or before `lint_after`.
     pub skipped: usize,
+    /// Findings silenced by an allow comment (`# xtask:allow RULE`).
+    pub allowed: usize,
 }
 
 /// What one run of the lint is told, besides the files.
@@ -156,13 +158,14 @@ pub fn parse_report(output: &str) -> Result<Report> {
             }),
             ["error", file, "0", message] => errors.push(format!("{file}: {message}")),
             ["error", file, line, message] => errors.push(format!("{file}:{line}: {message}")),
-            ["done", checked, skipped] => {
-                report.checked = checked
-                    .parse()
-                    .with_context(|| format!("bad count in {}", record()))?;
-                report.skipped = skipped
-                    .parse()
-                    .with_context(|| format!("bad count in {}", record()))?;
+            ["done", counts @ ..] if counts.len() == 3 => {
+                let count = |i: usize| -> Result<usize> {
+                    counts[i]
+                        .parse()
+                        .with_context(|| format!("bad count in {}", record()))
+                };
+                (report.checked, report.skipped, report.allowed) =
+                    (count(0)?, count(1)?, count(2)?);
                 done = true;
             }
             _ => bail!(

@@ -23,7 +23,7 @@ fn parses_findings_and_counts() {
     let out = format!(
         "finding\t{M}\t3\tindex_not_concurrently\tuse `concurrently: true`\n\
          finding\t{M}\t7\tcolumn_removed\tremove the field first\n\
-         done\t4\t2\n"
+         done\t4\t2\t3\n"
     );
     let report = parse_report(&out).unwrap();
     assert_eq!(
@@ -33,18 +33,18 @@ fn parses_findings_and_counts() {
             finding(7, "column_removed", "remove the field first"),
         ]
     );
-    assert_eq!((report.checked, report.skipped), (4, 2));
+    assert_eq!((report.checked, report.skipped, report.allowed), (4, 2, 3));
     assert_eq!(parse(&out).unwrap(), report.findings);
 }
 
 #[test]
 fn clean_run_is_empty() {
-    assert_eq!(parse("done\t12\t0\n").unwrap(), vec![]);
+    assert_eq!(parse("done\t12\t0\t0\n").unwrap(), vec![]);
 }
 
 #[test]
 fn unescapes_fields() {
-    let out = "finding\ta\\tb\\\\c.exs\t1\tr\tx\\ny\\rz\ndone\t1\t0\n";
+    let out = "finding\ta\\tb\\\\c.exs\t1\tr\tx\\ny\\rz\ndone\t1\t0\t0\n";
     let f = &parse(out).unwrap()[0];
     assert_eq!(f.file, PathBuf::from("a\tb\\c.exs"));
     assert_eq!(f.message, "x\ny\rz");
@@ -64,7 +64,7 @@ fn error_records_fail_the_run_naming_file_and_line() {
         "finding\t{M}\t3\ttable_dropped\tx\n\
          error\tb.exs\t4\tsyntax error at column 3: unexpected end\n\
          error\tbad.exs\t0\tbad migration file name\n\
-         done\t3\t0\n"
+         done\t3\t0\t0\n"
     );
     let err = parse(&out).unwrap_err().to_string();
     assert!(
@@ -81,20 +81,23 @@ fn rejects_malformed_output() {
         ("", "before its `done` record"),
         ("finding\ta.exs\t1\tr\tm\n", "before its `done` record"),
         (
-            "warning: something\ndone\t1\t0\n",
+            "warning: something\ndone\t1\t0\t0\n",
             "line 1 of the lint.exs output",
         ),
-        ("finding\ta.exs\tx\tr\tm\ndone\t1\t0\n", "bad line number"),
+        (
+            "finding\ta.exs\tx\tr\tm\ndone\t1\t0\t0\n",
+            "bad line number",
+        ),
         ("finding\ta.exs\t1\tr\n", "disagree on the format"),
         (
-            "finding\ta.exs\t1\tr\tbad \\q\ndone\t1\t0\n",
+            "finding\ta.exs\t1\tr\tbad \\q\ndone\t1\t0\t0\n",
             "unknown escape \\q",
         ),
         (
-            "done\t1\t0\nfinding\ta.exs\t1\tr\tm\n",
+            "done\t1\t0\t0\nfinding\ta.exs\t1\tr\tm\n",
             "after its `done` record",
         ),
-        ("done\tone\t0\n", "bad count"),
+        ("done\tone\t0\t0\n", "bad count"),
     ] {
         let err = format!("{:#}", parse(out).unwrap_err());
         assert!(err.contains(needle), "{out:?}: {err}");
@@ -137,8 +140,9 @@ fn args() {
 
 /// The fixtures: one dir per case, whose `expect` lists the rules every
 /// file of the case reports ("error" for an error record; nothing for a
-/// case that must stay silent) and whose optional `args` holds the lint's
-/// options (default `--postgres 16`).
+/// case that must stay silent), whose optional `args` holds the lint's
+/// options (default `--postgres 16`) and whose optional `allowed` the
+/// number of findings its allow comments silence (default 0).
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/migrations")
 }
@@ -212,14 +216,19 @@ fn every_fixture_reports_exactly_its_rules() {
         };
         let out = proc::output(&spawn, Duration::from_secs(120), |_| {}).unwrap();
         assert!(out.status.success(), "{}: {}", case.display(), out.stderr);
-        // Every run ends with its `done` record and parses.
-        parse_report(&out.stdout)
-            .map(|_| ())
-            .or_else(|e| match want == ["error"] {
-                true => Ok(()),
-                false => Err(e),
-            })
-            .unwrap();
+        // Every run ends with its `done` record and parses, counting the
+        // findings its allow comments silenced.
+        let allowed: usize =
+            std::fs::read_to_string(case.join("allowed")).map_or(0, |n| n.trim().parse().unwrap());
+        match parse_report(&out.stdout) {
+            Ok(report) if report.allowed != allowed => failures.push(format!(
+                "{}: want {allowed} allowed, got {}",
+                case.display(),
+                report.allowed
+            )),
+            Err(e) if want != ["error"] => panic!("{}: {e:#}", case.display()),
+            _ => {}
+        }
         for file in &files {
             let got = reported(&out.stdout, file);
             if got != want {

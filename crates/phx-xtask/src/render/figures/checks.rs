@@ -95,7 +95,16 @@ pub fn migrations(log: &[&str]) -> Figures {
     }) else {
         return f;
     };
-    f.push("migrations", linted);
+    // The migrations checked one by one (`# check 12 of 40 migrations: …`),
+    // or, when the lint stopped the step before, those it read.
+    let checked = lines.iter().find_map(|l| {
+        l.strip_prefix("# check ")?
+            .split_once(" of ")?
+            .0
+            .parse::<u64>()
+            .ok()
+    });
+    f.push("migrations", checked.unwrap_or(linted));
     let reversible = lines.iter().filter(|l| l.contains(": reversible")).count();
     f.push("reversible", reversible as u64);
     let findings = lines.iter().filter(|l| super::warning(l)).count();
@@ -146,8 +155,15 @@ mod tests {
             migrations(&log).text(),
             "3 migrations, 2 reversible, 1 finding"
         );
-        let allowed = ["linted 4 files (2 allowed)"];
-        assert_eq!(migrations(&allowed).json()["allowed"], 2);
+        let allowed = [
+            "linted 4 files (2 allowed, 1 at or before [migrate] lint_after skipped)",
+            "# check 5 of 9 migrations: up one by one, down one by one, snapshots between, in one boot: $ mix run",
+            "priv/repo/migrations/20240103_c.exs: reversible",
+        ];
+        assert_eq!(
+            migrations(&allowed).text(),
+            "5 migrations, 1 reversible, 0 findings, 2 allowed"
+        );
         assert_eq!(migrations(&["$ mix run"]).json(), json!({}));
     }
 

@@ -3,20 +3,24 @@
 //! breaks a production table.
 //!
 //! 0. Before anything runs (a check): the services' backend answers.
-//! 1. At t=0: start Postgres and Redis as the test step does; lint every
-//!    file in one BEAM (`elixir`, not Mix, so it races no compile).
+//! 1. At t=0: start Postgres and Redis as the test step does.
 //! 2. After compile (the app's commands use the same MIX_ENV, and two Mix
 //!    processes never compile one `_build/<env>` at once): wait until
 //!    Postgres answers, create `<app>_migrations_check`, export
-//!    DATABASE_URL, and check each migration's down (`reversible`): in one
-//!    BEAM boot through Ecto.Migrator, whatever the number of migrations.
+//!    DATABASE_URL, boot the migrate session (`mix run`, through
+//!    Ecto.Migrator), lint every file in it (`lint`), and check each
+//!    migration's down in it (`reversible`): ONE BEAM boot for the whole
+//!    step, whatever the number of migrations.
 //! 3. Stop the services (a failure, a panic or a signal stops them too).
+//!
+//! An app that migrates with its own `[migrate] up`, `up_to` and
+//! `rollback` commands instead lints at t=0 in `elixir` (no Mix, so it
+//! races no compile), and each of its commands is a boot.
 //!
 //! By default only the migrations added or changed since the merge base
 //! with the default branch are linted and checked one by one (the others
 //! ran in production already); `migrate check --all` takes every one.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,24 +33,25 @@ use crate::cli::{MigrateAction, MigrateTarget};
 use crate::config::Migrate;
 use crate::ids::StepId;
 use crate::migrations::files::{self, Migration};
-use crate::migrations::lint;
 use crate::migrations::scope::{self, Scope};
 use crate::plan::{Action, StepPlan};
 use crate::services;
 
+mod lint;
 mod reversible;
+
+use reversible::Driver;
 
 const HINT: &str = "make each migration's down undo exactly what its up does, and follow the \
                     lint's advice above (`# xtask:allow RULE` on the line above silences one finding)";
-const LINT_HINT: &str = "make each flagged operation safe as its message says, or, when it is \
-                         safe here, put `# xtask:allow RULE` on the line above it";
-/// The lint reads every file in one BEAM: even thousands take seconds.
-const LINT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What the checks have seen so far (the services are in `throwaway`'s slot).
 struct State {
     services: throwaway::Slot,
     url: Option<Url>,
+    /// The migrate session the lint booted, and how long that took, for
+    /// the reversibility check to go on in.
+    session: Option<(reversible::Mover, Duration)>,
 }
 
 type Slot = Arc<Mutex<State>>;
@@ -80,6 +85,7 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let slot: Slot = Arc::new(Mutex::new(State {
         services: Arc::clone(&services),
         url: None,
+        session: None,
     }));
     let branch = scope::since_default_branch(ctx.app, &ctx.app.join(&cfg.dir));
     let all = matches!(ctx.migrate.action, Some(MigrateAction::Check { all: true }));
@@ -94,10 +100,9 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         .filter(|(_, c)| **c)
         .map(|(m, _)| m.clone())
         .collect();
-    let early = vec![
-        throwaway::start(&services),
-        lint_action(ctx, &linted, &chosen, branch, &found),
-    ];
+    let driver = reversible::driver(ctx.app, cfg)?;
+    let scoped = (linted.as_slice(), &chosen, branch);
+    let mut early = vec![throwaway::start(&services)];
     let mut late = Vec::new();
     if !ctx.selected.contains(&StepId::Deps) {
         // Run alone, the step fetches the deps the app's commands need,
@@ -107,12 +112,24 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let database = format!("{}_migrations_check", ctx.project.app);
     late.push(throwaway::ready(&services, vec![database.clone()]));
     late.push(export(&slot, database));
+    let alone = match &driver {
+        Driver::Session(module) => {
+            late.push(lint::in_session(ctx, scoped, &found, module.clone(), &slot));
+            false
+        }
+        Driver::Commands { .. } => {
+            early.push(lint::alone(ctx, scoped, &found));
+            true
+        }
+    };
     late.push(reversible::check(ctx.app, cfg, &found, checked, &slot)?);
     late.push(throwaway::stop(&services));
     let mut plan = StepPlan::new(StepId::Migrations, &[], early, HINT)
         .then(&[StepId::Deps, StepId::Compile], late)
         .check(throwaway::check(&services, "migration"));
-    plan.programs.push("elixir".into());
+    if alone {
+        plan.programs.push("elixir".into());
+    }
     Ok(plan)
 }
 
@@ -152,109 +169,6 @@ fn bad_files(e: anyhow::Error) -> StepPlan {
     )
 }
 
-/// Writes the lint script and runs it over `linted`, relative to the app
-/// so findings read `priv/repo/migrations/…exs:LINE`. `branch` tells the
-/// migrations that ran in production already: a finding there points at
-/// `[migrate] lint_after`.
-fn lint_action(
-    ctx: &Ctx,
-    linted: &[Migration],
-    chosen: &Scope,
-    branch: Scope,
-    found: &[Migration],
-) -> Action {
-    let app = ctx.app.to_path_buf();
-    let cfg = &ctx.config.migrate;
-    let rel: Vec<PathBuf> = linted
-        .iter()
-        .map(|m| m.path.strip_prefix(&app).unwrap_or(&m.path).to_path_buf())
-        .collect();
-    let (postgres, lint_after, skip) = (
-        ctx.config.toolchain.postgres.clone(),
-        cfg.lint_after.clone(),
-        cfg.skip.clone(),
-    );
-    let options = lint::Options {
-        postgres: &postgres,
-        lint_after: lint_after.as_deref(),
-        skip: &skip,
-    };
-    let shown = lint::lint_args(Path::new(lint::SCRIPT), &options, &[]);
-    let shown: Vec<String> = shown
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let describe = format!(
-        "lint {} of {} files in {}: elixir {} FILE…",
-        rel.len(),
-        found.len(),
-        cfg.dir.display(),
-        shown.join(" ")
-    );
-    let (scope_line, old) = (
-        format!("checks {}", chosen.describe()),
-        newest_old(found, &branch),
-    );
-    Action::Native {
-        describe,
-        run: Box::new(move |ctx| {
-            ctx.log(scope_line);
-            if rel.is_empty() {
-                ctx.log("linted 0 files: no migration to lint");
-                return Ok(());
-            }
-            lint::write_script(&app)?;
-            let options = lint::Options {
-                postgres: &postgres,
-                lint_after: lint_after.as_deref(),
-                skip: &skip,
-            };
-            let report = lint::run(&app, &options, &rel, LINT_TIMEOUT)?;
-            for finding in &report.findings {
-                ctx.log(finding.to_string());
-            }
-            let mut linted = format!("linted {} files", report.checked);
-            if report.skipped > 0 {
-                linted.push_str(&format!(
-                    " ({} at or before [migrate] lint_after skipped)",
-                    report.skipped
-                ));
-            }
-            ctx.log(linted);
-            if report.findings.is_empty() {
-                return Ok(());
-            }
-            let in_production = report
-                .findings
-                .iter()
-                .any(|f| !branch.includes(&app.join(&f.file)));
-            ctx.hint = Some(match (in_production, old) {
-                (true, Some(v)) => format!(
-                    "{LINT_HINT}; a migration at or before the merge base ran in production already: \
-                     set `lint_after = \"{v}\"` under [migrate] in xtask.toml to stop linting those"
-                ),
-                _ => LINT_HINT.into(),
-            });
-            bail!(
-                "{} unsafe operation(s) in the migrations, listed above",
-                report.findings.len()
-            );
-        }),
-    }
-}
-
-/// The newest migration at or before the merge base (outside `branch`).
-fn newest_old(found: &[Migration], branch: &Scope) -> Option<i64> {
-    match branch {
-        Scope::All(_) => None,
-        Scope::Since { .. } => found
-            .iter()
-            .filter(|m| !branch.includes(&m.path))
-            .map(|m| m.version)
-            .max(),
-    }
-}
-
 /// Exports the check database's URL to the app's commands.
 fn export(slot: &Slot, database: String) -> Action {
     let slot = Arc::clone(slot);
@@ -284,6 +198,7 @@ fn export(slot: &Slot, database: String) -> Action {
 mod tests {
     use super::*;
     use crate::steps::ctx::with_ctx;
+    use std::path::Path;
 
     const ECTO: &str = "defmodule A.MixProject do\n  def project, do: [app: :a, deps: deps()]\n  \
                         defp deps, do: [{:ecto_sql, \"~> 3.10\"}]\nend\n";
@@ -304,13 +219,15 @@ mod tests {
         with_ctx(ECTO, &[(M1, ""), (M2, "")], false, |ctx| {
             let plan = plan(ctx).unwrap();
             assert_eq!(plan.phases[1].needs, [StepId::Deps, StepId::Compile]);
-            assert_eq!(plan.all_programs(), ["elixir", "mix"]);
+            // One boot: the lint runs in the session, not in an `elixir` of its own.
+            assert_eq!(plan.all_programs(), ["mix"]);
             let got = lines(&plan, ctx.app);
             // Not in a git repository: every file is linted and checked.
-            assert!(got[1].starts_with("# lint 2 of 2 files in priv/repo/migrations: elixir _build/xtask/migration_lint.exs --postgres 16"), "{got:#?}");
             assert_eq!(
-                got[got.len() - 2..],
+                got[got.len() - 3..],
                 [
+                    "# lint 2 of 2 files in priv/repo/migrations: in the migrate session below (no boot of \
+                     its own): _build/xtask/migration_lint.exs --postgres 16 FILE…",
                     "# check 2 of 2 migrations: up one by one, down one by one, snapshots between, in one boot: $ mix run --no-start \
                      _build/xtask/migration_session.exs Ecto.Migrator priv/repo/migrations",
                     "# stop the services",

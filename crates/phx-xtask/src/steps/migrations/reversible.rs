@@ -17,12 +17,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::{lock, Slot};
 use crate::config::Migrate;
 use crate::exec::Exec;
 use crate::migrations::files::Migration;
+use crate::migrations::lint;
 use crate::migrations::schema::{self, Schema};
 use crate::migrations::session::{self, Session};
 use crate::migrations::{command, db};
@@ -92,8 +93,11 @@ pub fn check(
                 .clone()
                 .context("the database was not created")?;
             let started = std::time::Instant::now();
-            let mut mover = Mover::start(ctx, &app, &dir, driver)?;
-            let booted = started.elapsed();
+            // The session the lint booted, or a new one.
+            let (mut mover, booted) = match lock(&slot).session.take() {
+                Some(session) => session,
+                None => (Mover::start(ctx, &app, &dir, driver)?, started.elapsed()),
+            };
             let snap = Snap {
                 db: RefCell::new(db::Snapshots::open(&url, timeout)?),
                 taken: Default::default(),
@@ -216,7 +220,7 @@ fn irreversible(ctx: &mut Exec, file: &str, lines: &[String]) -> anyhow::Error {
 }
 
 /// The session, or the configured commands.
-enum Mover {
+pub(super) enum Mover {
     Session(Session),
     Commands {
         app: PathBuf,
@@ -227,7 +231,7 @@ enum Mover {
 }
 
 impl Mover {
-    fn start(ctx: &mut Exec, app: &Path, dir: &Path, driver: Driver) -> Result<Mover> {
+    pub(super) fn start(ctx: &mut Exec, app: &Path, dir: &Path, driver: Driver) -> Result<Mover> {
         Ok(match driver {
             Driver::Session(module) => {
                 session::write_script(app)?;
@@ -268,7 +272,21 @@ impl Mover {
         }
     }
 
-    fn finish(self) {
+    /// The migration lint in the session (the commands have none).
+    pub(super) fn lint(
+        &mut self,
+        ctx: &mut Exec,
+        app: &Path,
+        options: &lint::Options,
+        files: &[PathBuf],
+    ) -> Result<lint::Report> {
+        match self {
+            Mover::Session(s) => s.lint(ctx, app, options, files),
+            Mover::Commands { .. } => bail!("the migration lint runs in the migrate session only"),
+        }
+    }
+
+    pub(super) fn finish(self) {
         if let Mover::Session(s) = self {
             s.quit();
         }
