@@ -330,14 +330,98 @@ fn the_merges_timings_put_the_slow_files_on_different_legs_and_bad_legs_are_refu
         "the legs split different inputs",
         &fresh,
     );
-    let merged = merge(&fresh, &[shard(&a, 1, 2), shard(&b, 2, 2)], &[]);
+    fresh.write_config("[test]\nslowest = 3");
+    let round2 = [shard(&a, 1, 2), shard(&b, 2, 2)];
+    let merged = merge(&fresh, &round2, &[]);
     passed(&merged, "the round-2 merge");
+    slowest_across_legs(&fresh, &merged, &round2);
     // This suite has no race: the union is exactly one machine's run.
     let lcov = lcov_hits(&fresh.read("cover/lcov.info"));
     let single = fresh.xtask(&["test", "--services", "native", "-v"]).run();
     passed(&single, "the single run");
     assert_eq!(coverage_line(&merged), coverage_line(&single));
     assert_eq!(lcov, lcov_hits(&fresh.read("cover/lcov.info")));
+}
+
+/// `(file:line, ms)` of every test in the legs' JUnit, slowest first.
+fn times_in(legs: &[PathBuf]) -> Vec<(String, f64)> {
+    let attr = |tag: &str, name: &str| {
+        let key = format!(" {name}=\"");
+        let i = tag.find(&key).unwrap() + key.len();
+        tag[i..i + tag[i..].find('"').unwrap()].to_string()
+    };
+    let mut all: Vec<(String, f64)> = legs
+        .iter()
+        .flat_map(|d| {
+            let xml = std::fs::read_to_string(d.join("junit.xml")).unwrap();
+            xml.split("<testcase ")
+                .skip(1)
+                .map(|t| {
+                    let t = format!(" {t}");
+                    let at = format!("{}:{}", attr(&t, "file"), attr(&t, "line"));
+                    (at, attr(&t, "time").parse::<f64>().unwrap() * 1000.0)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1));
+    all
+}
+
+/// The merged summary lists the `[test] slowest = 3` slowest tests across
+/// the legs (the slow files sit on both), in order, with file:line and
+/// time: in the plain summary, the merge's row and the JSON report.
+fn slowest_across_legs(app: &App, merged: &Done, legs: &[PathBuf]) {
+    let want: Vec<(String, f64)> = times_in(legs).into_iter().take(3).collect();
+    let places: Vec<&str> = want.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        places,
+        [
+            "test/t01_test.exs:5",
+            "test/t05_test.exs:5",
+            "test/t09_test.exs:5"
+        ],
+        "the fixture's three slowest"
+    );
+    let listed: Vec<&str> = merged
+        .stderr
+        .lines()
+        .skip_while(|l| *l != "slowest tests:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert_eq!(listed.len(), 3, "{}", merged.stderr);
+    for (line, (place, ms)) in listed.iter().zip(&want) {
+        assert!(
+            line.contains(&format!("{ms:.0} ms  {place}  ")),
+            "{line:?} is not {place} at {ms:.0} ms:\n{}",
+            merged.stderr
+        );
+    }
+    assert!(
+        merged
+            .row("merge")
+            .contains(&format!("slowest {} ", places[0])),
+        "{}",
+        merged.row("merge")
+    );
+    let mut args = vec!["merge", "--output", "json"];
+    args.extend(legs.iter().map(|d| d.to_str().unwrap()));
+    let json = app.xtask(&args).run();
+    passed(&json, "the merge, as JSON");
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("stdout is JSON");
+    let slowest = report["slowest_tests"].as_array().expect("slowest_tests");
+    let got: Vec<String> = slowest
+        .iter()
+        .map(|t| format!("{}:{}", t["file"].as_str().unwrap(), t["line"]))
+        .collect();
+    assert_eq!(got, places, "{report}");
+    let on: BTreeSet<&str> = slowest.iter().map(|t| t["leg"].as_str().unwrap()).collect();
+    assert_eq!(
+        on,
+        BTreeSet::from(["1/2", "2/2"]),
+        "from both legs: {report}"
+    );
 }
 
 fn copy_tree_all(from: &Path, to: &Path) {

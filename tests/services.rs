@@ -641,7 +641,52 @@ fn services_up_status_down() {
         down.stderr
     );
     // `up` notices that its containers are gone and ends by itself.
-    assert_eq!(wait_exit(&mut up, Duration::from_secs(20)), Some(0));
+    let code = wait_exit(&mut up, Duration::from_secs(20));
+    let printed = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(
+        printed.contains("stopping: `cargo xtask services down` removed the services"),
+        "{printed}"
+    );
+    assert_clean(&app);
+}
+
+/// A container that stops while `up` watches (here killed, as an OOM kill
+/// would) is a crash, not a `down`: `up` fails, says which one and why,
+/// and removes the other.
+#[test]
+fn a_service_container_that_stops_on_its_own_fails_up() {
+    let app = App::demo_copy();
+    let (mut up, out) = spawn(
+        &app,
+        with_images(app.xtask(&["services", "up", "--services", "docker"])),
+    );
+    wait_for("the URLs", Duration::from_secs(60), || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("running until Ctrl-C")
+    });
+    let filter = [
+        format!("label=dev.phx-xtask.project={}", project_id(&app)),
+        "label=dev.phx-xtask.service=postgres".to_string(),
+    ];
+    let ps = Command::new("docker")
+        .args(["ps", "-q", "--filter", &filter[0], "--filter", &filter[1]])
+        .output()
+        .unwrap();
+    let id = String::from_utf8_lossy(&ps.stdout).trim().to_string();
+    assert!(!id.is_empty(), "no postgres container");
+    let kill = Command::new("docker").args(["kill", &id]).output().unwrap();
+    assert!(kill.status.success(), "{kill:?}");
+
+    let code = wait_exit(&mut up, Duration::from_secs(30));
+    let printed = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(
+        printed.contains(&format!("the postgres container {} stopped", &id[..12]))
+            && printed.contains("stopping: a service stopped on its own"),
+        "{printed}"
+    );
     assert_clean(&app);
 }
 

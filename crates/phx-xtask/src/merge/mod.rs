@@ -9,8 +9,9 @@
 //!    `test` uses), so the total is what one machine running the whole suite
 //!    reports, the threshold applied to that union, cover/lcov.info;
 //! 4. one JUnit file (each test once), the timings for the next split, the
-//!    figures row, and under GitHub the step summary; any failed test fails
-//!    the merge with its `file:line`.
+//!    figures row, the N slowest tests across the legs (`[test] slowest`),
+//!    and under GitHub the step summary; any failed test fails the merge
+//!    with its `file:line`.
 
 mod legs;
 mod report;
@@ -87,6 +88,7 @@ fn plan(ctx: &Ctx, legs: Vec<Loaded>, run: &Run) -> StepPlan {
     for a in [
         report::junit(&legs, junit_out),
         report::timings(ctx.app, &legs),
+        report::slowest(&legs, ctx.config.test.slowest),
         report::figures(&legs, summary),
         report::failures(&legs),
     ] {

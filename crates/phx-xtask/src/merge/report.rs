@@ -84,6 +84,43 @@ pub fn timings(app: &Path, legs: &Legs) -> Action {
     }
 }
 
+/// The `n` slowest tests across the legs, from their JUnit, slowest first:
+/// the `slow_tests` fact the test step leaves too (`[test] slowest`), with
+/// the leg each ran on, so that the merged summary lists them as one
+/// machine's would.
+pub fn slowest(legs: &Legs, n: usize) -> Action {
+    let legs = Arc::clone(legs);
+    Action::Native {
+        describe: format!("list the {n} slowest tests across the legs"),
+        run: Box::new(move |ex| {
+            let mut all: Vec<(&cases::Case, &Loaded)> = legs
+                .iter()
+                .flat_map(|l| l.cases.iter().filter(|c| !c.skipped).map(move |c| (c, l)))
+                .collect();
+            all.sort_by(|a, b| b.0.time.total_cmp(&a.0.time));
+            let list: Vec<serde_json::Value> = all
+                .iter()
+                .take(n)
+                .map(|(c, l)| {
+                    serde_json::json!({
+                        "name": c.name,
+                        "module": c.classname,
+                        "file": c.file,
+                        "line": c.line,
+                        "ms": c.time * 1000.0,
+                        "leg": format!("{}/{}", l.leg.k, l.leg.n),
+                    })
+                })
+                .collect();
+            ex.facts.insert(
+                "slow_tests".into(),
+                serde_json::Value::from(list).to_string(),
+            );
+            Ok(())
+        }),
+    }
+}
+
 /// The slowest leg by its tests' time, and slowest / mean.
 fn balance(legs: &[Loaded]) -> Option<(u32, f64, f64)> {
     let times: Vec<(u32, f64)> = legs

@@ -70,7 +70,11 @@ pub fn of(o: &Outcome) -> Figures {
             slow::add(o, &mut f);
             f
         }
-        StepId::Custom("merge") => merge(&log),
+        StepId::Custom("merge") => {
+            let mut f = merge(&log);
+            slow::add(o, &mut f);
+            f
+        }
         StepId::Dialyzer => dialyzer(&log),
         StepId::Credo => credo(&log),
         StepId::Sobelow => sobelow(&log),

@@ -54,6 +54,10 @@ pub fn register_secrets(config: &Config, env: &Env) {
     }
 }
 
+/// How long a killed container may stay listed before it is removed, when
+/// `services down` is removing it; past this, a stopped container crashed.
+const DOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Running (or given) services. Dropping this stops what we started.
 pub struct Services {
     postgres: Url,
@@ -132,13 +136,28 @@ impl Services {
         }
     }
 
-    /// True when the services are containers and none of this run's is
-    /// left: `cargo xtask services down` removed them, which is an order to
-    /// stop, not a crash.
+    /// True when the services are containers and one of this run's is
+    /// gone: `cargo xtask services down` removed it, which is an order to
+    /// stop, not a crash (a container that crashed stays listed, stopped;
+    /// ours are never auto-removed). `down` removes with `rm -f`, which
+    /// kills before it removes, so a check can land while the killed one is
+    /// still listed: it gets `DOWN_GRACE` to go.
     pub fn removed_by_down(&self) -> bool {
-        matches!(self.inner, Inner::Docker(_))
-            && docker::list(&self.docker_host, docker::RUN, docker::run_id())
-                .is_ok_and(|l| l.is_empty())
+        let Inner::Docker(c) = &self.inner else {
+            return false;
+        };
+        let ours = c.ids();
+        let deadline = Instant::now() + DOWN_GRACE;
+        loop {
+            match docker::list(&self.docker_host, docker::RUN, docker::run_id()) {
+                Ok(listed) if ours.iter().any(|id| !listed.iter().any(|l| &l.id == id)) => {
+                    return true
+                }
+                Err(_) => return false,
+                Ok(_) if Instant::now() >= deadline => return false,
+                Ok(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
     }
 
     pub fn recreate_databases(&self, names: &[String]) -> Result<()> {

@@ -9,11 +9,12 @@ use crate::ids::StepId;
 use crate::runner::{Outcome, Summary};
 
 /// The slowest tests of the run, slowest first, each `{name, module, file,
-/// line, ms}`.
+/// line, ms}` (and `leg` after a merge): the test step's, or the merge's
+/// across its legs.
 pub fn slowest(s: &Summary) -> Vec<Value> {
     s.outcomes
         .iter()
-        .filter(|o| o.id == StepId::Test)
+        .filter(|o| matches!(o.id, StepId::Test | StepId::Custom("merge")))
         .filter_map(|o| serde_json::from_str::<Vec<Value>>(o.facts.get("slow_tests")?).ok())
         .flatten()
         .collect()
