@@ -107,17 +107,24 @@ fn lcov_hits(text: &str) -> Vec<(String, BTreeSet<String>)> {
         .collect()
 }
 
-const RACY: (&str, &str) = ("lib/demo/migrator.ex", "81");
+/// Lines that timing decides, not the tests: lib/demo/migrator.ex:81 (see
+/// below), and lib/demo/http.ex:90, the accept loop's `{:error, :closed}`,
+/// hit only when a test's server closes its socket while the loop waits in
+/// accept (seen on trixie's OTP 27 in the single run, not in the legs).
+const RACY: [(&str, &str); 2] = [("lib/demo/migrator.ex", "81"), ("lib/demo/http.ex", "90")];
 
-fn racy_hit(lcov: &[(String, BTreeSet<String>)]) -> bool {
-    lcov.iter()
-        .any(|(f, hit)| f == RACY.0 && hit.contains(RACY.1))
+fn racy_hit(lcov: &[(String, BTreeSet<String>)]) -> Vec<bool> {
+    RACY.iter()
+        .map(|(file, line)| lcov.iter().any(|(f, hit)| f == file && hit.contains(*line)))
+        .collect()
 }
 
 fn without_racy(mut lcov: Vec<(String, BTreeSet<String>)>) -> Vec<(String, BTreeSet<String>)> {
     for (f, hit) in &mut lcov {
-        if f == RACY.0 {
-            hit.remove(RACY.1);
+        for (file, line) in RACY {
+            if f == file {
+                hit.remove(line);
+            }
         }
     }
     lcov
@@ -175,11 +182,11 @@ fn three_legs_of_the_demo_on_three_machines_merge_to_what_one_machine_reports() 
         &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
     );
     passed(&merged, "the merge");
-    // The demo has one line a race decides: two migrators at once (async
-    // tests on one database) make the second one's CREATE TABLE fail on the
-    // catalog, which lib/demo/migrator.ex:81 forgives. A single run covers
-    // it now and then, legs on separate databases rarely; every other line,
-    // and the total whenever that line agrees, must be the same.
+    // The demo has lines a race decides (RACY). In one, two migrators at
+    // once (async tests on one database) make the second one's CREATE TABLE
+    // fail on the catalog, which lib/demo/migrator.ex:81 forgives. A single
+    // run covers it now and then, legs on separate databases rarely; every
+    // other line, and the total whenever those lines agree, must be the same.
     let (racy_single, racy_merged) = (
         racy_hit(&single_lcov),
         racy_hit(&lcov_hits(&one.read("cover/lcov.info"))),

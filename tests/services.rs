@@ -598,11 +598,10 @@ fn a_live_pid_that_started_after_the_run_is_not_its_owner() {
     assert_clean(&app);
 }
 
-#[test]
-fn services_up_status_down() {
-    let app = App::demo_copy();
-    let (mut up, out) = spawn(
-        &app,
+/// `services up --services docker`, in the background, once it is ready.
+fn services_up(app: &App) -> (Child, PathBuf) {
+    let (up, out) = spawn(
+        app,
         with_images(app.xtask(&["services", "up", "--services", "docker"])),
     );
     wait_for("the URLs", Duration::from_secs(60), || {
@@ -610,6 +609,13 @@ fn services_up_status_down() {
             .unwrap_or_default()
             .contains("running until Ctrl-C")
     });
+    (up, out)
+}
+
+#[test]
+fn services_up_status_down() {
+    let app = App::demo_copy();
+    let (mut up, out) = services_up(&app);
     let printed = std::fs::read_to_string(&out).unwrap();
     assert!(
         printed.contains("DATABASE_URL=postgres://postgres:***@"),
@@ -657,15 +663,7 @@ fn services_up_status_down() {
 #[test]
 fn a_service_container_that_stops_on_its_own_fails_up() {
     let app = App::demo_copy();
-    let (mut up, out) = spawn(
-        &app,
-        with_images(app.xtask(&["services", "up", "--services", "docker"])),
-    );
-    wait_for("the URLs", Duration::from_secs(60), || {
-        std::fs::read_to_string(&out)
-            .unwrap_or_default()
-            .contains("running until Ctrl-C")
-    });
+    let (mut up, out) = services_up(&app);
     let filter = [
         format!("label=dev.phx-xtask.project={}", project_id(&app)),
         "label=dev.phx-xtask.service=postgres".to_string(),

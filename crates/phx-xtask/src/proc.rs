@@ -456,3 +456,6 @@ mod tests {
         assert!(err.to_string().contains("no answer within"), "{err}");
     }
 }
+
+#[cfg(test)]
+pub mod testing;

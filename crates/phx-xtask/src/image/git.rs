@@ -97,19 +97,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<Option<String>> {
 mod tests {
     use super::*;
 
-    fn sh(dir: &Path, script: &str) {
-        let ok = std::process::Command::new("sh")
-            .args(["-c", script])
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    }
+    use crate::proc::testing::git_sh as sh;
 
     #[test]
     fn reads_branch_tag_sha_and_dirt() {

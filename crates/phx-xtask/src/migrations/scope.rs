@@ -159,19 +159,7 @@ fn run(dir: &Path, args: &[&str]) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn sh(dir: &Path, script: &str) {
-        let ok = std::process::Command::new("sh")
-            .args(["-c", script])
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    }
+    use crate::proc::testing::git_sh as sh;
 
     #[test]
     fn branch_migrations_changed_ones_and_untracked_ones_are_in_scope() {
