@@ -328,7 +328,9 @@ fn push_logs_in_through_stdin_and_the_image_pulls_back_by_digest() {
 fn bad_input_stops_before_anything_is_built() {
     let repo = Repo::new("registry.phx-xtask.test/demo-bad");
     let closed = free_port();
-    let cases: Vec<(&str, Vec<&str>, Vec<(&str, String)>, String)> = vec![
+    // (what, args, env, the error it must name)
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, String)>, String);
+    let cases: Vec<Case> = vec![
         (
             "no credentials",
             vec!["image", "--push"],

@@ -144,9 +144,8 @@ fn init_writes_a_thin_xtask_that_builds_and_plans_with_a_step_of_its_own() {
     );
     let manifest = std::fs::read_to_string(repo.path().join("xtask/Cargo.toml")).unwrap();
     assert!(
-        manifest.contains(&format!(
-            "# phx-xtask from the checkout `cargo xtask init` ran from."
-        )) && manifest.contains(&format!("phx-xtask = {{ path = \"{}\" }}\n", lib.display())),
+        manifest.contains("# phx-xtask from the checkout `cargo xtask init` ran from.")
+            && manifest.contains(&format!("phx-xtask = {{ path = \"{}\" }}\n", lib.display())),
         "{manifest}"
     );
     // The toolchains phx-xtask's CI runs, beside the pins init wrote: said

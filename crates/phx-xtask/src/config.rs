@@ -193,7 +193,7 @@ impl Default for Migrate {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Ci {
     /// The steps `cargo xtask ci` runs, by name; the order does not matter,
@@ -332,15 +332,6 @@ impl Default for Config {
             migrate: Migrate::default(),
             deploy: Default::default(),
             toolchain: Toolchain::default(),
-        }
-    }
-}
-
-impl Default for Ci {
-    fn default() -> Self {
-        Ci {
-            steps: None,
-            require_all: false,
         }
     }
 }

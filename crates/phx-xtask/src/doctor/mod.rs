@@ -213,7 +213,7 @@ pub fn preflight(run: &Run) -> Result<()> {
     let others = report.rows.iter().filter(|r| {
         r.level == Level::Warning
             && r.matches != Some(false)
-            && !(["flyctl", "nix"].contains(&r.check) && !r.found)
+            && (r.found || !["flyctl", "nix"].contains(&r.check))
     });
     problems(others, github);
     if !drifted.is_empty() {

@@ -264,65 +264,6 @@ pub fn app_row(app: &Path) -> Row {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pins_match_a_series_or_a_minimum() {
-        let cases = [
-            ("1.15.7", "1.15", Pin::Series, true),
-            ("1.14.0", "1.15", Pin::Series, false),
-            ("1.150.0", "1.15", Pin::Series, false),
-            ("26.2.5", "26", Pin::Series, true),
-            ("25.2.3", "26", Pin::Series, false),
-            ("20.20.2", "20", Pin::AtLeast, true),
-            ("22.1.0", "20", Pin::AtLeast, true),
-            ("18.19.0", "20", Pin::AtLeast, false),
-            ("16", "16", Pin::Series, true),
-        ];
-        for (v, pin, how, want) in cases {
-            assert_eq!(matches(v, pin, how), want, "{v} vs {pin}");
-        }
-    }
-
-    #[test]
-    fn a_mismatch_is_an_error_only_inside_nix() {
-        let p = Probe {
-            path: Some("/usr/bin/elixir".into()),
-            version: Some("1.14.0".into()),
-            error: None,
-        };
-        let outside =
-            Judge { in_nix: false }.pinned(&p, "elixir", "1.15", Pin::Series, Need::Required);
-        assert_eq!(
-            (outside.level, outside.matches),
-            (Level::Warning, Some(false))
-        );
-        assert!(outside.fix.contains("nix develop"), "{}", outside.fix);
-        let inside =
-            Judge { in_nix: true }.pinned(&p, "elixir", "1.15", Pin::Series, Need::Required);
-        assert_eq!(inside.level, Level::Error);
-        assert!(inside.note.contains("/usr/bin/elixir"), "{}", inside.note);
-    }
-
-    #[test]
-    fn a_missing_required_tool_is_always_an_error() {
-        let none = Probe::default();
-        let row = Judge { in_nix: false }.pinned(&none, "otp", "26", Pin::Series, Need::Required);
-        assert_eq!(
-            (row.check, row.level, row.found),
-            ("erlang/OTP", Level::Error, false)
-        );
-        let row =
-            Judge { in_nix: false }.pinned(&none, "node", "20", Pin::AtLeast, Need::Optional("x"));
-        assert_eq!(row.level, Level::Warning);
-        let row =
-            Judge { in_nix: true }.pinned(&none, "node", "20", Pin::AtLeast, Need::Optional("x"));
-        assert_eq!(row.level, Level::Error);
-    }
-}
-
 /// Flakes need Nix 2.4 or newer; an older nix cannot enter the dev shell.
 const NIX_FLAKES: &str = "2.4";
 
@@ -380,5 +321,64 @@ pub fn flake_row(root: &Path) -> Row {
             "flake.nix does not read [toolchain] from xtask.toml, so its versions can drift from the pins",
             "take the versions from `(builtins.fromTOML (builtins.readFile ./xtask.toml)).toolchain`, as the flake `cargo xtask init` writes does",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_match_a_series_or_a_minimum() {
+        let cases = [
+            ("1.15.7", "1.15", Pin::Series, true),
+            ("1.14.0", "1.15", Pin::Series, false),
+            ("1.150.0", "1.15", Pin::Series, false),
+            ("26.2.5", "26", Pin::Series, true),
+            ("25.2.3", "26", Pin::Series, false),
+            ("20.20.2", "20", Pin::AtLeast, true),
+            ("22.1.0", "20", Pin::AtLeast, true),
+            ("18.19.0", "20", Pin::AtLeast, false),
+            ("16", "16", Pin::Series, true),
+        ];
+        for (v, pin, how, want) in cases {
+            assert_eq!(matches(v, pin, how), want, "{v} vs {pin}");
+        }
+    }
+
+    #[test]
+    fn a_mismatch_is_an_error_only_inside_nix() {
+        let p = Probe {
+            path: Some("/usr/bin/elixir".into()),
+            version: Some("1.14.0".into()),
+            error: None,
+        };
+        let outside =
+            Judge { in_nix: false }.pinned(&p, "elixir", "1.15", Pin::Series, Need::Required);
+        assert_eq!(
+            (outside.level, outside.matches),
+            (Level::Warning, Some(false))
+        );
+        assert!(outside.fix.contains("nix develop"), "{}", outside.fix);
+        let inside =
+            Judge { in_nix: true }.pinned(&p, "elixir", "1.15", Pin::Series, Need::Required);
+        assert_eq!(inside.level, Level::Error);
+        assert!(inside.note.contains("/usr/bin/elixir"), "{}", inside.note);
+    }
+
+    #[test]
+    fn a_missing_required_tool_is_always_an_error() {
+        let none = Probe::default();
+        let row = Judge { in_nix: false }.pinned(&none, "otp", "26", Pin::Series, Need::Required);
+        assert_eq!(
+            (row.check, row.level, row.found),
+            ("erlang/OTP", Level::Error, false)
+        );
+        let row =
+            Judge { in_nix: false }.pinned(&none, "node", "20", Pin::AtLeast, Need::Optional("x"));
+        assert_eq!(row.level, Level::Warning);
+        let row =
+            Judge { in_nix: true }.pinned(&none, "node", "20", Pin::AtLeast, Need::Optional("x"));
+        assert_eq!(row.level, Level::Error);
     }
 }

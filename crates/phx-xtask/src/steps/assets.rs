@@ -29,7 +29,7 @@ use anyhow::{bail, Context, Result};
 use super::ctx::Ctx;
 use crate::exec::Exec;
 use crate::ids::StepId;
-use crate::plan::{Action, Cmd, StepPlan};
+use crate::plan::{Action, Cmd, GuardFn, StepPlan};
 use outputs::{Found, Output};
 
 const HINT: &str = "run the failing command above in the assets dir and correct what it reports";
@@ -132,10 +132,7 @@ fn hex(ctx: &Ctx) -> Result<Vec<Action>> {
 
 /// The esbuild and tailwind packages install `_build/<tool>-<target>`
 /// (tailwind 0.5 adds `-<version>`), so any such file counts.
-fn installed(
-    build: PathBuf,
-    tools: Vec<&'static str>,
-) -> Box<dyn Fn(&Exec) -> Option<String> + Send> {
+fn installed(build: PathBuf, tools: Vec<&'static str>) -> GuardFn {
     Box::new(move |_| {
         let names: Vec<String> = std::fs::read_dir(&build)
             .into_iter()

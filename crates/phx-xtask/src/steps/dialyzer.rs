@@ -16,7 +16,7 @@ use super::deps;
 use crate::beam::{self, Beam};
 use crate::exec::Exec;
 use crate::ids::{fnv, StepId};
-use crate::plan::{Action, Cmd, StepPlan};
+use crate::plan::{Action, Cmd, GuardFn, StepPlan};
 
 const HINT: &str = "correct the code or its @spec at the file:line dialyzer names";
 
@@ -66,7 +66,7 @@ fn find_beam(plt_dir: PathBuf, env: String, lock: Option<String>, apps: Vec<Stri
 }
 
 /// The guard: the PLT may be reused when it exists and its key matches.
-fn fresh(plt: PathBuf, key_file: PathBuf) -> Box<dyn Fn(&Exec) -> Option<String> + Send> {
+fn fresh(plt: PathBuf, key_file: PathBuf) -> GuardFn {
     Box::new(move |ctx| {
         let (plt, key_file) = (fill(&plt, ctx), fill(&key_file, ctx));
         let stored = std::fs::read_to_string(ctx.base.join(&key_file)).ok()?;

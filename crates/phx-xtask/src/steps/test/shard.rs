@@ -224,11 +224,11 @@ mod tests {
     <testcase name="a" classname="A" file="test/a_test.exs" line="1" time="1.000"/>
     <testcase name="b" classname="A" file="test/a_test.exs" line="2" time="0.500"><failure message="no" file="test/a_test.exs" line="4">x</failure></testcase>
 </testsuites>"#;
-        let mut leg: Leg = serde_json::from_str(&format!(
-            r#"{{"format":1,"app":"demo","k":1,"n":2,"split":"x","timings":"none","partition_from":null,
-            "files":["test/a_test.exs"],"tests":0,"failures":0,"skipped":0,"failed":[],"file_times":{{}},
-            "before_first_test":null,"tests_time":null,"coverage":true}}"#
-        ))
+        let mut leg: Leg = serde_json::from_str(
+            r#"{"format":1,"app":"demo","k":1,"n":2,"split":"x","timings":"none","partition_from":null,
+            "files":["test/a_test.exs"],"tests":0,"failures":0,"skipped":0,"failed":[],"file_times":{},
+            "before_first_test":null,"tests_time":null,"coverage":true}"#,
+        )
         .unwrap();
         fill(&mut leg, xml, &clock, 10_000);
         assert_eq!((leg.tests, leg.failures, leg.skipped), (2, 1, 0));
