@@ -429,6 +429,31 @@ fn slowest_across_legs(app: &App, merged: &Done, legs: &[PathBuf]) {
         BTreeSet::from(["1/2", "2/2"]),
         "from both legs: {report}"
     );
+
+    // Under GitHub Actions, the step summary's table, in the same order.
+    let summary = app.tmp.path().join("slowest-summary.md");
+    let github = merge(
+        app,
+        legs,
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    passed(&github, "the merge under GitHub Actions");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    let table = &md[md
+        .find("#### Slowest tests")
+        .expect("a slowest tests table")..];
+    let at: Vec<usize> = places
+        .iter()
+        .map(|p| {
+            table
+                .find(&format!("`{p}`"))
+                .unwrap_or_else(|| panic!("{p}:\n{md}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "out of order:\n{md}");
 }
 
 fn copy_tree_all(from: &Path, to: &Path) {
