@@ -12,6 +12,7 @@ use anyhow::bail;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::cases;
 use crate::plan::Action;
 
 /// One test case of the JUnit XML.
@@ -102,38 +103,19 @@ fn id(c: &Case) -> String {
     format!("{} {}", c.module, c.name)
 }
 
-/// Every `<testcase …>` with its attributes.
+/// Every `<testcase …>` (as `cases` reads them for the legs and the
+/// annotations too), with its time in ms.
 pub fn parse(xml: &str) -> Vec<Case> {
-    xml.split("<testcase ")
-        .skip(1)
-        .filter_map(|rest| {
-            let tag = &rest[..rest.find('>')?];
-            Some(Case {
-                name: attr(tag, "name")?,
-                module: attr(tag, "classname").unwrap_or_default(),
-                file: attr(tag, "file").unwrap_or_default(),
-                line: attr(tag, "line").and_then(|l| l.parse().ok()).unwrap_or(0),
-                ms: attr(tag, "time")
-                    .and_then(|t| t.parse::<f64>().ok())
-                    .unwrap_or(0.0)
-                    * 1000.0,
-            })
+    cases::read(xml)
+        .into_iter()
+        .map(|c| Case {
+            name: c.name,
+            module: c.classname,
+            file: c.file,
+            line: c.line,
+            ms: c.time * 1000.0,
         })
         .collect()
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let key = format!(" {name}=\"");
-    let i = format!(" {tag}").find(&key)? + key.len() - 1;
-    let value = &tag[i..];
-    let value = &value[..value.find('"')?];
-    Some(
-        value
-            .replace("&quot;", "\"")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&"),
-    )
 }
 
 /// Our cover script's `coverage: 79.8% …` line.
