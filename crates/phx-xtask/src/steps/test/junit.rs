@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::cases;
 use crate::cmd::Cmd;
 use crate::ids::fnv;
 use crate::plan::Action;
@@ -90,7 +91,7 @@ pub fn merge(app: &Path, runs: &[(u32, u32, String)], out: PathBuf) -> Action {
                 }
                 let text =
                     std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?;
-                suites.push_str(inner(&text));
+                suites.push_str(cases::suites(&text));
                 let _ = std::fs::remove_file(p);
             }
             let xml = format!(
@@ -104,15 +105,6 @@ pub fn merge(app: &Path, runs: &[(u32, u32, String)], out: PathBuf) -> Action {
     }
 }
 
-/// What is between `<testsuites>` and `</testsuites>`.
-fn inner(xml: &str) -> &str {
-    let start = xml
-        .find("<testsuites>")
-        .map_or(0, |i| i + "<testsuites>\n".len());
-    let end = xml.rfind("</testsuites>").unwrap_or(xml.len());
-    &xml[start.min(end)..end]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,7 +112,7 @@ mod tests {
     #[test]
     fn partitions_merge_into_one_testsuites() {
         let a = "<?xml version=\"1.0\"?>\n<testsuites>\n  <testsuite name=\"A\"></testsuite>\n</testsuites>\n";
-        assert_eq!(inner(a), "  <testsuite name=\"A\"></testsuite>\n");
+        assert_eq!(cases::suites(a), "  <testsuite name=\"A\"></testsuite>\n");
         let cmd = add(Cmd::mix(Path::new("/app"), &["test"]), 2, Some("+fnu"));
         let shown = cmd.describe(Path::new("/app"));
         assert!(
