@@ -6,6 +6,8 @@
 #      warm, in interleaved rounds: medians of the wall time and of the CPU used
 #      (user + system of the whole process tree), the BEAM boots per run
 #      (counted by wrappers for mix, elixir and dialyzer put on PATH here only),
+#      the "Waiting for lock on the build directory" lines Mix 1.18 prints
+#      (`ci -v` logs every step's output),
 #      and when dialyzer starts against when the build env's compile ends
 #   2. the same cold: `_build` removed before each run (the PLT is kept)
 #   3. runner overhead: `xtask format` against `mix format --check-formatted`
@@ -148,8 +150,8 @@ measure() {
   local t0
   t0=$(date +%s%N)
   echo "t0 $t0" >"$log"
-  BENCH_BOOT_LOG="$log" PATH="$wrap:$PATH" /usr/bin/time -f "%e %U %S" -o "$out" "$@" >/dev/null 2>"$work/err-$name" \
-    || { echo "bench: $name failed:" >&2; tail -30 "$work/err-$name" >&2; exit 1; }
+  BENCH_BOOT_LOG="$log" PATH="$wrap:$PATH" /usr/bin/time -f "%e %U %S" -o "$out" "$@" >/dev/null 2>"$work/err-$name-$round" \
+    || { echo "bench: $name failed:" >&2; tail -30 "$work/err-$name-$round" >&2; exit 1; }
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
@@ -165,6 +167,10 @@ report() {
   elixir_n=$(grep -c '^start [0-9]* elixir ' "$last" || true)
   dialyzer_n=$(grep -c '^start [0-9]* dialyzer ' "$last" || true)
   boots=$((mix_n + elixir_n + dialyzer_n))
+  # Mix 1.18 prints this when another of our mix processes holds the
+  # build lock; `ci -v` logs every step's output, so each wait shows.
+  local waits
+  waits=$(cat "$work"/err-"$name"-* | grep -c 'Waiting for lock on the build directory' || true)
   # Seconds from the start of the run: the end of the build env's compile
   # (the mix command with `compile --warnings-as-errors` outside MIX_ENV=test)
   # and the start of the dialyzer analysis (its last dialyzer command).
@@ -175,19 +181,19 @@ report() {
   dialyzed=$(for i in $(seq "$n"); do
     awk '/^t0/ {t0=$2} $1=="start" && $3=="dialyzer" {s=$2} END {printf "%.2f\n", (s-t0)/1e9}' "$work/boots-$name-$i"
   done | median)
-  printf '| %s | %s s | %s s | %s (mix %s, elixir %s, dialyzer %s) | %s s | %s s |\n' \
-    "$name" "$wall" "$cpu" "$boots" "$mix_n" "$elixir_n" "$dialyzer_n" "$compiled" "$dialyzed"
+  printf '| %s | %s s | %s s | %s (mix %s, elixir %s, dialyzer %s) | %s | %s s | %s s |\n' \
+    "$name" "$wall" "$cpu" "$boots" "$mix_n" "$elixir_n" "$dialyzer_n" "$waits" "$compiled" "$dialyzed"
   echo "$wall" >"$work/wall-$name"
 }
 
 table_head() {
-  echo "| contender | wall (median) | CPU user+sys (median) | BEAM boots per run | build env compiled at | dialyzer starts at |"
-  echo "|---|---|---|---|---|---|"
+  echo "| contender | wall (median) | CPU user+sys (median) | BEAM boots per run | lock waits (all rounds) | build env compiled at | dialyzer starts at |"
+  echo "|---|---|---|---|---|---|---|"
 }
 
-ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "$bin" ci -q)
-ci_docker=(env XTASK_SERVICES=docker "$bin" ci -q)
-old_ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "XTASK_CONFIG=$work/old/xtask.toml" "$old" ci -q)
+ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "$bin" ci -v)
+ci_docker=(env XTASK_SERVICES=docker "$bin" ci -v)
+old_ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "XTASK_CONFIG=$work/old/xtask.toml" "$old" ci -v)
 sequential=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" bash "$root/scripts/bench-sequential.sh" "$seq_app" "$plt" "$elixir_lib" "$otp_app")
 # The script's warm-up, on its own copy.
 "${sequential[@]}" >/dev/null 2>&1 || { echo "bench: the warm-up of the sequential script failed" >&2; exit 1; }

@@ -86,14 +86,14 @@ fn dry_run_lists_the_exact_commands_in_order() {
   # record mix.exs and mix.lock in deps/.xtask-deps-get
   # then in compile's `mix do`: mix deps.compile
   # skip mix deps.unlock --check-unused: no mix.lock, so there are no locked deps to check
-format (after deps):
-  $ mix format --check-formatted
+format (after deps; runs after compile ends, passed or not):
+  $ mix format --check-formatted  [in compile's `mix do`]
 compile (after deps):
-  $ mix do deps.compile + compile --warnings-as-errors  [alone if a dep builds inside deps/]
+  $ mix do deps.compile + compile --warnings-as-errors + xref graph --label compile-connected --format plain --fail-above 0 + format --check-formatted  [alone if a dep builds inside deps/]
 credo: skipped: credo is not a dependency: add `{:credo, "~> 1.7", only: [:dev, :test], runtime: false}` to deps in mix.exs
 sobelow: skipped: sobelow is not a dependency: add `{:sobelow, "~> 0.13", only: [:dev, :test], runtime: false}` to deps in mix.exs
 xref (after deps, compile):
-  $ mix xref graph --label compile-connected --format plain --fail-above 0
+  $ mix xref graph --label compile-connected --format plain --fail-above 0  [in compile's `mix do`]
 gettext: skipped: gettext is not a dependency: add `{:gettext, "~> 0.26"}` to deps in mix.exs
 docs: skipped: ex_doc is not a dependency: add `{:ex_doc, "~> 0.36", only: :dev, runtime: false}` to deps in mix.exs
 audit (after deps):
@@ -134,7 +134,7 @@ test:
 migrations:
   # check: migration services: docker answers
   # start postgres (phx-xtask-local/postgres:15) and redis (phx-xtask-local/redis:7) containers
-  # then, after deps, compile:
+  # then, after deps, compile, once assets has ended:
   # wait until postgres answers `SELECT 1` and redis `PING`; create demo_migrations_check
   # export DATABASE_URL (demo_migrations_check) and REDIS_URL
   # lint N of 3 files in priv/repo/migrations: in the migrate session below (no boot of its own): _build/xtask/migration_lint.exs --postgres 16 FILE…
@@ -310,7 +310,7 @@ fn a_compiler_warning_fails_compile_and_blocks_what_reads_the_build() {
     // The `mix do` names the command in it that failed, with its hint.
     assert!(
         done.stderr.contains(
-            "`mix compile --warnings-as-errors` exited with code 1, in `mix do deps.compile + compile --warnings-as-errors`"
+            "`mix compile --warnings-as-errors` exited with code 1, in `mix do deps.compile + compile --warnings-as-errors + xref graph"
         ),
         "{}",
         done.stderr
@@ -770,6 +770,49 @@ fn deps_get_is_skipped_while_deps_are_in_sync_and_runs_when_one_is_missing() {
         third.stderr
     );
     assert!(!third.stderr.contains("(skipped: deps in sync)"));
+
+    // A mix.lock that names another revision (a teammate's `mix deps.update`
+    // pulled in) checks that revision out, as Mix's lock check does.
+    std::fs::write(repo.join("lib/more.ex"), "defmodule More do\nend\n").unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let old = git(&["rev-parse", "HEAD"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "more"]);
+    let new = git(&["rev-parse", "HEAD"]);
+    app.write("mix.lock", &app.read("mix.lock").replace(&old, &new));
+    let fourth = app.xtask(&["deps", "-v"]).run();
+    assert_eq!(fourth.code, Some(0), "{}", fourth.all());
+    assert!(
+        !fourth.stderr.contains("(skipped: deps in sync)"),
+        "{}",
+        fourth.stderr
+    );
+    let head = std::fs::read_to_string(app.path("deps/helper/.git/HEAD")).unwrap();
+    assert_eq!(head.trim(), new, "deps.get checked out the locked revision");
+    assert!(app
+        .xtask(&["deps", "-v"])
+        .run()
+        .stderr
+        .contains("(skipped: deps in sync)"));
+
+    // No deps/ at all (a fresh clone): fetched.
+    std::fs::remove_dir_all(app.path("deps")).unwrap();
+    let fifth = app.xtask(&["deps", "-v"]).run();
+    assert_eq!(fifth.code, Some(0), "{}", fifth.all());
+    assert!(
+        fifth.stderr.contains("* Getting helper"),
+        "{}",
+        fifth.stderr
+    );
 }
 
 #[test]

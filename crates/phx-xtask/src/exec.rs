@@ -15,6 +15,9 @@ use crate::ids::StepId;
 use crate::{proc, redact};
 
 mod chain;
+mod guest;
+
+pub use guest::Guest;
 
 /// Called for each output line as it arrives (`-vv`).
 pub type Live = Arc<dyn Fn(StepId, &str) + Send + Sync>;
@@ -145,33 +148,6 @@ impl Exec {
             stdin: None,
         };
         proc::Interactive::start(&spawn)
-    }
-
-    /// Runs Mix commands as one `mix do`, echoed as such, with each part's
-    /// output after a `+ mix …` line; a failure names the part that failed
-    /// and takes its hint. Mix marks where each task starts only with
-    /// MIX_DEBUG set (`chain` turns the marks back into plain output).
-    pub fn run_chain(&mut self, parts: &[Cmd]) -> Result<()> {
-        if let [one] = parts {
-            return self.run(one);
-        }
-        let whole = Cmd::chain(parts);
-        let tasks = parts
-            .iter()
-            .map(|p| p.args.first().cloned().unwrap_or_default())
-            .collect();
-        let shown: Vec<String> = parts.iter().map(|p| p.describe_part(&self.base)).collect();
-        let mut split = chain::Splitter::new(tasks);
-        let code = self.execute(&whole, &[("MIX_DEBUG", "1")], |line| {
-            match split.feed(line)? {
-                chain::Out::Part(k) => Some(shown[k].clone()),
-                chain::Out::Line(l) => Some(l),
-            }
-        })?;
-        match split.current() {
-            Some(k) if code != Some(0) => self.judge(&parts[k], code, Some(&whole)),
-            _ => self.judge(&whole, code, None),
-        }
     }
 
     /// Echoes `cmd`, runs it with `hidden` added to its variables (they

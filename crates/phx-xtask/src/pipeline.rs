@@ -102,6 +102,7 @@ pub fn main(cli: Cli, root: PathBuf, custom: &[Step]) -> Result<Exit> {
             .map(|&id| StepPlan::skipped(id, last_run::PASSED)),
     );
     plans.sort_by_key(|p| p.id);
+    steps::fuse(&mut plans);
     if run.dry_run {
         print_plan(&plans, &app);
         return Ok(Exit::Passed);
@@ -195,7 +196,13 @@ fn print_plan(plans: &[StepPlan], app: &Path) {
         }
         for (i, phase) in p.phases.iter().enumerate() {
             if i > 0 {
-                println!("  # then, after {}:", names(&phase.needs));
+                // An order that is not a need (the migrations session after
+                // the assets' own Mix process: one build lock at a time).
+                let also = match phase.after.is_empty() {
+                    true => String::new(),
+                    false => format!(", once {} has ended", names(&phase.after)),
+                };
+                println!("  # then, after {}{also}:", names(&phase.needs));
             }
             for a in &phase.actions {
                 println!("  {}", a.describe(app));

@@ -12,6 +12,7 @@ use anyhow::Result;
 
 pub use crate::cmd::Cmd;
 use crate::exec::Exec;
+pub use crate::exec::Guest;
 pub use crate::ids::StepId;
 
 /// Work the runner does in-process, such as checking build outputs.
@@ -42,6 +43,15 @@ pub enum Action {
     },
     /// Mix commands of one env run back to back in one BEAM.
     Chain(Chain),
+    /// A Mix command that reads the build env's `_build` (xref, format,
+    /// assets.deploy): alone it runs as `Run`; when `compile` is in the run,
+    /// `fuse` moves it into compile's `mix do` and leaves a `Take` here.
+    /// Only a planner that knows nothing before it in the phase prepares
+    /// what it reads plans one.
+    Reader(Cmd),
+    /// The output and result of a command that ran in another step's
+    /// chain, judged here as this step's own.
+    Take(Guest),
     /// Runs even when an earlier action of the phase failed (writing the
     /// JUnit report of a failed test run); its own failure fails the phase
     /// when nothing failed before it.
@@ -60,6 +70,8 @@ pub struct Chain {
     /// chain waits until no other chain that says so runs, as such a dep
     /// cannot be built by two envs at once.
     pub exclusive: Option<GuardFn>,
+    /// Other steps' commands run after `parts` in the same `mix do`.
+    pub guests: Vec<Guest>,
 }
 
 impl Action {
@@ -67,13 +79,18 @@ impl Action {
     pub fn chain(mut parts: Vec<Cmd>, exclusive: Option<GuardFn>) -> Action {
         match parts.len() {
             1 if exclusive.is_none() => Action::Run(parts.remove(0)),
-            _ => Action::Chain(Chain { parts, exclusive }),
+            _ => Action::Chain(Chain {
+                parts,
+                exclusive,
+                guests: Vec::new(),
+            }),
         }
     }
 
     pub fn describe(&self, base: &Path) -> String {
         match self {
-            Action::Run(cmd) => cmd.describe(base),
+            Action::Run(cmd) | Action::Reader(cmd) => cmd.describe(base),
+            Action::Take(g) => format!("{}  [in {}'s `mix do`]", g.cmd.describe(base), g.host),
             Action::Parallel(cmds) => {
                 let lines: Vec<String> = cmds
                     .iter()
@@ -86,7 +103,9 @@ impl Action {
             Action::Skip { what, why } => format!("# skip {what}: {why}"),
             Action::Always(inner) => format!("{}  [even after a failure]", inner.describe(base)),
             Action::Chain(c) => {
-                let line = Cmd::chain(&c.parts).describe(base);
+                let mut all = c.parts.clone();
+                all.extend(c.guests.iter().map(|g| g.cmd.clone()));
+                let line = Cmd::chain(&all).describe(base);
                 match c.exclusive {
                     Some(_) => format!("{line}  [alone if a dep builds inside deps/]"),
                     None => line,
@@ -210,7 +229,8 @@ impl StepPlan {
             .iter()
             .flat_map(|p| &p.actions)
             .flat_map(|a| match a {
-                Action::Run(c) | Action::RunUnless { cmd: c, .. } => vec![c],
+                Action::Run(c) | Action::RunUnless { cmd: c, .. } | Action::Reader(c) => vec![c],
+                Action::Take(g) => vec![&g.cmd],
                 Action::Parallel(cmds) => cmds.iter().collect(),
                 Action::Chain(c) => c.parts.iter().collect(),
                 _ => Vec::new(),

@@ -11,7 +11,8 @@ use crate::plan::{Action, Phase};
 /// Carries out one action of a phase.
 fn act(ctx: &mut Exec, action: Action) -> anyhow::Result<()> {
     match action {
-        Action::Run(cmd) => ctx.run(&cmd),
+        Action::Run(cmd) | Action::Reader(cmd) => ctx.run(&cmd),
+        Action::Take(guest) => ctx.take(&guest),
         Action::Parallel(cmds) => ctx.run_all(&cmds),
         Action::RunUnless { cmd, fresh, .. } => match fresh(ctx) {
             Some(why) => {
@@ -30,7 +31,7 @@ fn act(ctx: &mut Exec, action: Action) -> anyhow::Result<()> {
                 ctx.log(format!("# one env builds at a time: {why}"));
                 exec::alone()
             });
-            ctx.run_chain(&chain.parts)
+            ctx.run_chain(&chain.parts, &chain.guests)
         }
         Action::Native { describe, run } => {
             ctx.log(format!("# {describe}"));

@@ -106,7 +106,7 @@ fn npm(ctx: &Ctx, package: &Path) -> Result<StepPlan> {
     } else {
         &[]
     };
-    let mix = mix_part(ctx, ctx.project.has_alias(&cfg.deploy))?;
+    let mix = mix_part(ctx, ctx.project.has_alias(&cfg.deploy), false)?;
     Ok(StepPlan::new(StepId::Assets, needs, npm, HINT).then(&[StepId::Compile], mix))
 }
 
@@ -115,18 +115,23 @@ fn hex(ctx: &Ctx) -> Result<Vec<Action>> {
     let mut actions = vec![note(
         "layout: esbuild/tailwind hex packages (no package.json)",
     )];
+    // With the binaries already installed nothing runs before `mix
+    // assets.deploy`, so it may join the build env's `mix do` (a Reader).
+    let mut reader = true;
     if ctx.project.has_alias("assets.setup") {
         let tools: Vec<&str> = ["esbuild", "tailwind"]
             .into_iter()
             .filter(|t| ctx.project.has_dep(t))
             .collect();
+        let fresh = installed(ctx.app.join("_build"), tools);
+        reader = fresh_now(&fresh);
         actions.push(Action::RunUnless {
             cmd: Cmd::mix(ctx.app, &["assets.setup"]),
             when: "when a binary is not installed in _build",
-            fresh: installed(ctx.app.join("_build"), tools),
+            fresh,
         });
     }
-    actions.extend(mix_part(ctx, true)?);
+    actions.extend(mix_part(ctx, true, reader)?);
     Ok(actions)
 }
 
@@ -147,6 +152,12 @@ fn installed(build: PathBuf, tools: Vec<&'static str>) -> GuardFn {
     })
 }
 
+/// What the guard says now, at planning (it reads files only).
+fn fresh_now(fresh: &GuardFn) -> bool {
+    let probe = Exec::new(StepId::Assets, PathBuf::new(), None, Default::default());
+    fresh(&probe).is_some()
+}
+
 fn note(text: &'static str) -> Action {
     Action::Native {
         describe: text.to_string(),
@@ -158,11 +169,15 @@ fn note(text: &'static str) -> Action {
 }
 
 /// `mix assets.deploy`, then the output checks.
-fn mix_part(ctx: &Ctx, has_alias: bool) -> Result<Vec<Action>> {
+/// `reader`: nothing runs before it in its phase, so it may join compile's
+/// `mix do` (`fuse`).
+fn mix_part(ctx: &Ctx, has_alias: bool, reader: bool) -> Result<Vec<Action>> {
     let cfg = &ctx.config.assets;
     outputs::validate(&cfg.outputs)?;
+    let cmd = Cmd::mix(ctx.app, &[cfg.deploy.as_str()]);
     let deploy = match has_alias {
-        true => Action::Run(Cmd::mix(ctx.app, &[cfg.deploy.as_str()])),
+        true if reader => Action::Reader(cmd),
+        true => Action::Run(cmd),
         false => Action::Skip {
             what: format!("mix {}", cfg.deploy),
             why: "mix.exs defines no such alias".into(),

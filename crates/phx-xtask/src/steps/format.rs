@@ -21,7 +21,7 @@ pub fn plan(ctx: &Ctx) -> StepPlan {
     StepPlan::new(
         StepId::Format,
         &[needs],
-        vec![Action::Run(cmd)],
+        vec![Action::Reader(cmd)],
         "run `cargo xtask format --fix`, then commit",
     )
 }

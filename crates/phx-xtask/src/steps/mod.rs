@@ -10,6 +10,7 @@ pub(crate) mod deps;
 mod dialyzer;
 mod docs;
 mod format;
+mod fuse;
 mod gettext;
 mod image;
 mod lint;
@@ -23,6 +24,7 @@ use anyhow::{bail, Result};
 use crate::ids::StepId;
 use crate::plan::StepPlan;
 pub use ctx::Ctx;
+pub use fuse::fuse;
 
 /// A step a repo's own xtask adds: a function that returns a plan, which is
 /// scheduled, shown and reported like the built-in steps.

@@ -35,7 +35,7 @@ pub fn plan(ctx: &Ctx) -> StepPlan {
     StepPlan::new(
         StepId::Xref,
         &[StepId::Deps, StepId::Compile],
-        vec![Action::Run(cmd)],
+        vec![Action::Reader(cmd)],
         HINT,
     )
 }

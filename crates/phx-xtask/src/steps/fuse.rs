@@ -1,0 +1,227 @@
+//! One BEAM for the build env, once every step is planned: the readers of
+//! `_build/<env>` (`Action::Reader`: xref, format, assets.deploy) go into
+//! compile's `mix do` after its own parts, and each reader's step takes
+//! its part's output from there (`exec::Guest`). On Elixir 1.18 every Mix
+//! task that loads the project takes the build lock, so readers started
+//! side by side after compile would boot and then wait on each other; in
+//! the chain they run one after the other in the BEAM that already holds
+//! it. What stays its own process in the build env after compile (an npm
+//! layout's `mix assets.deploy`, the migrations session) is ordered, not
+//! run side by side. docs/architecture.md has the measurements.
+
+use crate::ids::StepId;
+use crate::plan::{Action, Cmd, Guest, StepPlan};
+
+pub fn fuse(plans: &mut [StepPlan]) {
+    order_after_compile(plans);
+    let Some(h) = plans
+        .iter()
+        .position(|p| p.id == StepId::Compile && p.skip.is_none())
+    else {
+        return;
+    };
+    let Some(host) = host_cmd(&plans[h]) else {
+        return;
+    };
+    let mut guests = Vec::new();
+    for plan in plans.iter_mut().filter(|p| p.id != StepId::Compile) {
+        let id = plan.id;
+        // Only a first phase: a later one follows its own step's earlier
+        // phases (npm before `mix assets.deploy`), which compile does not.
+        let Some(first) = plan.phases.first_mut() else {
+            continue;
+        };
+        let needs_build = first.needs.contains(&StepId::Compile);
+        for action in &mut first.actions {
+            let Action::Reader(cmd) = action else {
+                continue;
+            };
+            if !same_env(cmd, &host) {
+                continue;
+            }
+            let guest = Guest::new(id, StepId::Compile, cmd.clone());
+            *action = Action::Take(guest.clone());
+            guests.push((needs_build, guest));
+        }
+        // The step takes its part once compile has ended, passed or not (a
+        // failed compile must not keep format from telling its part).
+        if guests.iter().any(|(_, g)| g.owner == id) && !needs_build {
+            first.after.push(StepId::Compile);
+        }
+    }
+    // Readers of the build first, then those of the sources only: a
+    // failing source check (format) then stops nothing after it.
+    guests.sort_by_key(|(needs_build, _)| !needs_build);
+    let guests: Vec<Guest> = guests.into_iter().map(|(_, g)| g).collect();
+    if !guests.is_empty() {
+        attach(&mut plans[h], guests);
+    }
+}
+
+/// The command compile's chain runs as: its `mix do`'s first part.
+fn host_cmd(plan: &StepPlan) -> Option<Cmd> {
+    plan.phases.first()?.actions.iter().find_map(|a| match a {
+        Action::Chain(c) => c.parts.first().cloned(),
+        Action::Run(cmd) if cmd.program == "mix" => Some(cmd.clone()),
+        _ => None,
+    })
+}
+
+/// Whether `cmd` can run in the host's BEAM: the same dir and variables.
+fn same_env(cmd: &Cmd, host: &Cmd) -> bool {
+    cmd.program == "mix"
+        && cmd.dir == host.dir
+        && cmd.env == host.env
+        && cmd.late_env.is_empty()
+        && cmd.stdin_env.is_none()
+        && !cmd.templated
+}
+
+fn attach(plan: &mut StepPlan, guests: Vec<Guest>) {
+    let Some(phase) = plan.phases.first_mut() else {
+        return;
+    };
+    for action in &mut phase.actions {
+        match action {
+            Action::Chain(c) => {
+                c.guests = guests;
+                return;
+            }
+            Action::Run(cmd) if cmd.program == "mix" => {
+                let parts = vec![cmd.clone()];
+                *action = Action::Chain(crate::plan::Chain {
+                    parts,
+                    exclusive: None,
+                    guests,
+                });
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The migrations session (`mix run`) and an npm layout's `mix
+/// assets.deploy` both start when compile ends and both take the build
+/// lock: the session waits for the assets step instead of for the lock.
+fn order_after_compile(plans: &mut [StepPlan]) {
+    let deploy_after_compile = plans.iter().any(|p| {
+        p.id == StepId::Assets
+            && p.phases.iter().skip(1).any(|ph| {
+                ph.needs.contains(&StepId::Compile)
+                    && ph
+                        .actions
+                        .iter()
+                        .any(|a| matches!(a, Action::Run(c) if c.program == "mix"))
+            })
+    });
+    if !deploy_after_compile {
+        return;
+    }
+    for plan in plans.iter_mut().filter(|p| p.id == StepId::Migrations) {
+        for phase in &mut plan.phases {
+            if phase.needs.contains(&StepId::Compile) && !phase.after.contains(&StepId::Assets) {
+                phase.after.push(StepId::Assets);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::plan::Chain;
+
+    fn mix(args: &[&str]) -> Cmd {
+        Cmd::mix(Path::new("/app"), args)
+    }
+
+    fn compile() -> StepPlan {
+        let parts = vec![mix(&["deps.compile"]), mix(&["compile"])];
+        let chain = Action::Chain(Chain {
+            parts,
+            exclusive: None,
+            guests: Vec::new(),
+        });
+        StepPlan::new(StepId::Compile, &[StepId::Deps], vec![chain], "")
+    }
+
+    fn reader(id: StepId, needs: &[StepId], args: &[&str]) -> StepPlan {
+        StepPlan::new(id, needs, vec![Action::Reader(mix(args))], "")
+    }
+
+    fn lines(plans: &[StepPlan]) -> Vec<String> {
+        plans
+            .iter()
+            .flat_map(|p| p.phases.iter().flat_map(|ph| &ph.actions))
+            .map(|a| a.describe(Path::new("/app")))
+            .collect()
+    }
+
+    #[test]
+    fn readers_join_compiles_mix_do_build_readers_first() {
+        let (d, dc) = ([StepId::Deps], [StepId::Deps, StepId::Compile]);
+        let mut plans = vec![
+            reader(StepId::Format, &d, &["format", "--check-formatted"]),
+            compile(),
+            reader(StepId::Xref, &dc, &["xref", "graph"]),
+        ];
+        fuse(&mut plans);
+        assert_eq!(
+            lines(&plans),
+            [
+                "$ mix format --check-formatted  [in compile's `mix do`]",
+                "$ mix do deps.compile + compile + xref graph + format --check-formatted",
+                "$ mix xref graph  [in compile's `mix do`]",
+            ]
+        );
+        // Format reads the sources only: it waits for compile's end, not
+        // its success, and runs alone if the chain stopped before it.
+        assert_eq!(plans[0].phases[0].needs, d);
+        assert_eq!(plans[0].phases[0].after, [StepId::Compile]);
+        assert!(plans[2].phases[0].after.is_empty());
+    }
+
+    #[test]
+    fn without_compile_a_reader_runs_alone() {
+        let mut plans = vec![reader(StepId::Xref, &[StepId::Compile], &["xref", "graph"])];
+        fuse(&mut plans);
+        assert!(matches!(plans[0].phases[0].actions[0], Action::Reader(_)));
+        assert_eq!(lines(&plans), ["$ mix xref graph"]);
+    }
+
+    #[test]
+    fn another_env_or_a_skipped_compile_is_not_joined() {
+        let mut test_env = reader(StepId::Docs, &[StepId::Compile], &["docs"]);
+        test_env.phases[0].actions = vec![Action::Reader(mix(&["docs"]).env("MIX_ENV", "test"))];
+        let mut plans = vec![compile(), test_env];
+        fuse(&mut plans);
+        assert!(matches!(plans[1].phases[0].actions[0], Action::Reader(_)));
+        let mut plans = vec![
+            StepPlan::skipped(StepId::Compile, "off"),
+            reader(StepId::Xref, &[StepId::Compile], &["xref"]),
+        ];
+        fuse(&mut plans);
+        assert!(matches!(plans[1].phases[0].actions[0], Action::Reader(_)));
+    }
+
+    #[test]
+    fn the_migrations_session_waits_for_a_deploy_of_its_own() {
+        let npm = Action::Run(Cmd::new("npm", Path::new("/app")).arg("ci"));
+        let deploy = Action::Run(mix(&["assets.deploy"]));
+        let assets = StepPlan::new(StepId::Assets, &[], vec![npm], "")
+            .then(&[StepId::Compile], vec![deploy]);
+        let session = Action::Native {
+            describe: "session".into(),
+            run: Box::new(|_| Ok(())),
+        };
+        let migrations = StepPlan::new(StepId::Migrations, &[], Vec::new(), "")
+            .then(&[StepId::Deps, StepId::Compile], vec![session]);
+        let mut plans = vec![compile(), assets, migrations];
+        fuse(&mut plans);
+        assert!(plans[2].phases[0].after.is_empty());
+        assert_eq!(plans[2].phases[1].after, [StepId::Assets]);
+    }
+}

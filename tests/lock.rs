@@ -1,0 +1,185 @@
+//! End-to-end tests of the build env's one BEAM: xref and format run in
+//! compile's `mix do`, each still with its own row, and no two of our Mix
+//! processes wait on Elixir 1.18's build lock. The BEAMs a `ci` boots are
+//! counted by wrappers for mix, elixir and dialyzer put first on PATH, as
+//! scripts/bench.sh counts them. Runs on both toolchains (.ci/run).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{serial, App};
+
+/// What Mix 1.18 prints when another process holds `_build/<env>`'s lock.
+const WAIT: &str = "Waiting for lock on the build directory";
+
+/// Wrappers that log each mix, elixir and dialyzer start to `log`, then run
+/// the real one. They sit in a bin/ beside a link to Elixir's lib, as in an
+/// Elixir install, so xtask still reads the versions from files.
+fn wrappers(dir: &Path, log: &Path) -> String {
+    let out = Command::new("elixir")
+        .args(["-e", "IO.write(Path.dirname(:code.lib_dir(:elixir)))"])
+        .output()
+        .expect("run elixir");
+    let lib = String::from_utf8(out.stdout).unwrap();
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(lib.trim(), dir.join("lib")).unwrap();
+    let real = std::env::var("PATH").unwrap();
+    for p in ["mix", "elixir", "dialyzer"] {
+        let script = format!(
+            "#!/bin/sh\necho \"${{MIX_ENV:--}} $(basename \"$0\") $*\" >>'{}'\nPATH='{real}' exec {p} \"$@\"\n",
+            log.display()
+        );
+        let path = bin.join(p);
+        std::fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    format!("{}:{real}", bin.display())
+}
+
+/// `ci -v` with every ready step started at once (`--jobs 8`), so readers
+/// that could contend for the lock do run side by side.
+fn ci(app: &App, path: &str) -> common::Done {
+    app.xtask(&["ci", "-v", "--jobs", "8"])
+        .env("PATH", path)
+        .run()
+}
+
+fn boots(log: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines().map(String::from).collect()
+}
+
+#[test]
+fn a_warm_ci_boots_the_build_env_once_and_no_mix_waits_for_the_lock() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let log: PathBuf = app.tmp.path().join("boots.log");
+    let path = wrappers(&app.tmp.path().join("wrap"), &log);
+    let cold = ci(&app, &path);
+    assert_eq!(cold.code, Some(0), "{}", cold.all());
+    assert!(!cold.all().contains(WAIT), "cold run:\n{}", cold.stderr);
+
+    std::fs::remove_file(&log).unwrap();
+    let warm = ci(&app, &path);
+    assert_eq!(warm.code, Some(0), "{}", warm.all());
+    assert!(!warm.all().contains(WAIT), "warm run:\n{}", warm.stderr);
+    // Each step keeps its row and figures.
+    assert!(
+        warm.row("xref").contains("0 compile-connected"),
+        "{}",
+        warm.row("xref")
+    );
+    assert!(warm.stderr.contains("[xref] # ran in compile's `mix do`"));
+    assert!(warm.stderr.contains("[format] # ran in compile's `mix do`"));
+
+    let all = boots(&log);
+    // The migrations step's boots are counted on their own (issue 16).
+    let (migrations, rest): (Vec<&String>, Vec<&String>) = all
+        .iter()
+        .partition(|b| b.contains("_build/xtask/migration_"));
+    let mut rest: Vec<String> = rest
+        .iter()
+        .map(|b| b.split(" --").next().unwrap().to_string())
+        .collect();
+    rest.sort();
+    assert_eq!(
+        rest,
+        [
+            "- dialyzer",
+            "- mix assets.deploy",
+            "- mix do deps.compile + compile",
+            "test elixir _build/xtask/cover.exs",
+            "test mix do deps.compile + compile",
+        ],
+        "every boot:\n{}",
+        all.join("\n")
+    );
+    assert!(migrations.len() <= 2, "the migrations step: {migrations:?}");
+    let chain = all.iter().find(|b| b.starts_with("- mix do")).unwrap();
+    assert!(
+        chain.contains("+ xref graph") && chain.contains("+ format --check-formatted"),
+        "{chain}"
+    );
+}
+
+/// A step's status in the summary, found by its name column (a hint may
+/// say "compile" too).
+fn status(done: &common::Done, step: &str) -> String {
+    let summary = &done.stderr[done.stderr.rfind("\nsummary\n").expect("a summary")..];
+    let row = summary.lines().find(|l| {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        words
+            .iter()
+            .position(|w| *w == step)
+            .is_some_and(|i| i > 0 && i <= 2)
+    });
+    let row = row.unwrap_or_else(|| panic!("no row for {step}:\n{summary}"));
+    row.split_whitespace()
+        .take_while(|w| *w != step)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The demo's copy with a compile-time chain `mix xref` counts.
+fn add_compile_connected_chain(app: &App) {
+    app.write(
+        "lib/demo/route_table.ex",
+        "defmodule Demo.RouteTable do\n  @moduledoc false\n  @paths Demo.RoutePaths.all()\n  def paths, do: @paths\nend\n",
+    );
+    app.write(
+        "lib/demo/route_paths.ex",
+        "defmodule Demo.RoutePaths do\n  @moduledoc false\n  def all, do: [Demo.Slug.slugify(\"Home Page\")]\nend\n",
+    );
+}
+
+#[test]
+fn a_failure_in_compiles_mix_do_is_the_row_of_the_step_it_belongs_to() {
+    let _s = serial();
+    let app = App::demo_copy();
+    let steps = ["step", "deps", "compile", "xref", "format", "--keep-going"];
+    add_compile_connected_chain(&app);
+    let done = app.xtask(&steps).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    assert_eq!(status(&done, "compile"), "ok", "{}", done.stderr);
+    assert_eq!(status(&done, "xref"), "failed", "{}", done.stderr);
+    let row = done.row("xref");
+    assert!(row.contains("1 compile-connected"), "{row}");
+    assert!(row.contains("move the use into a function"), "{row}");
+    // xref's output is in xref's log, not compile's, and its error names
+    // its own command.
+    assert!(
+        done.stderr
+            .contains("[xref] ** (Mix) Too many references (found: 1, permitted: 0)"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains(
+        "[xref] error: `mix xref graph --label compile-connected --format plain --fail-above 0` exited with code 1\n"
+    ), "{}", done.stderr);
+    // Format came after xref in the chain, so it ran on its own.
+    assert_eq!(status(&done, "format"), "ok", "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("[format] # not run in compile's `mix do`: `mix xref` failed before it"),
+        "{}",
+        done.stderr
+    );
+
+    // A format failure is format's alone.
+    std::fs::remove_file(app.path("lib/demo/route_table.ex")).unwrap();
+    app.write(
+        "lib/demo/ugly.ex",
+        "defmodule Demo.Ugly do\n  def x,    do:   1\nend\n",
+    );
+    let done = app.xtask(&steps).run();
+    assert_eq!(done.code, Some(1), "{}", done.all());
+    for (step, want) in [("compile", "ok"), ("xref", "ok"), ("format", "failed")] {
+        assert_eq!(status(&done, step), want, "{step}: {}", done.stderr);
+    }
+    assert!(done.row("format").contains("cargo xtask format --fix"));
+    assert!(done.stderr.contains("[format] # ran in compile's `mix do`"));
+}
