@@ -5,7 +5,7 @@
 # index in turn, as tests/migrate_check.rs generates them), warm (deps and
 # _build from a first run), ROUNDS runs. For each run: the whole command's
 # wall (its own Postgres and Redis included), the step's own account of the
-# session (`… s in all: … s to boot, N snapshots in … s`), and the BEAM
+# session (`… s in all: … s to boot, … s to lint, N snapshots in … s`), and the BEAM
 # boots, counted by `mix` and `elixir` wrappers on PATH as scripts/bench.sh
 # counts them.
 #
@@ -92,7 +92,9 @@ for r in $(seq "$rounds"); do
   wall=$(( ($(date +%s%N) - t0) / 1000000 ))
   walls+=("$wall")
   session=$(grep -o '[0-9.]* s in all: .*' "$work/run.log" | head -1)
-  echo "run $r: ${wall} ms; $(grep -c . "$work/boots") BEAM boot(s): $(tr '\n' ';' <"$work/boots"); $(grep -o 'linted [0-9]* files[^;]*' "$work/run.log" | head -1); session: $session"
+  services=$(grep -o '([0-9]* ms after start-up began)' "$work/run.log" | head -1)
+  echo "run $r: ${wall} ms; $(grep -c . "$work/boots") BEAM boot(s): $(tr '\n' ';' <"$work/boots")"
+  echo "  services answer $services; $(grep -o 'linted [0-9]* files[^;]*' "$work/run.log" | head -1); session: $session"
 done
 median=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
 echo "== median wall over $rounds runs: $median ms; load after: $(cat /proc/loadavg)"

@@ -177,6 +177,7 @@ pub(super) fn in_session(
             let started = std::time::Instant::now();
             let mut mover = Mover::start(ctx, &lint.app, &dir, Driver::Session(module))?;
             let booted = started.elapsed();
+            let linting = std::time::Instant::now();
             let result = match lint.rel.is_empty() {
                 true => {
                     ctx.log("linted 0 files: no migration to lint");
@@ -187,7 +188,9 @@ pub(super) fn in_session(
                     .and_then(|report| lint.report(ctx, &report)),
             };
             match result {
-                Ok(()) => lock(&slot).session = Some((mover, booted)),
+                Ok(()) => {
+                    lock(&slot).session = Some((mover, booted, linting.elapsed()));
+                }
                 Err(_) => mover.finish(),
             }
             result

@@ -49,9 +49,9 @@ const HINT: &str = "make each migration's down undo exactly what its up does, an
 struct State {
     services: throwaway::Slot,
     url: Option<Url>,
-    /// The migrate session the lint booted, and how long that took, for
-    /// the reversibility check to go on in.
-    session: Option<(reversible::Mover, Duration)>,
+    /// The migrate session the lint booted, for the reversibility check to
+    /// go on in, with how long its boot and the lint took.
+    session: Option<(reversible::Mover, Duration, Duration)>,
 }
 
 type Slot = Arc<Mutex<State>>;
