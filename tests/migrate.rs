@@ -707,3 +707,54 @@ fn the_allow_comment_silences_exactly_one_finding() {
         done.stderr
     );
 }
+
+/// The lint's lines in a failed check's output: each finding and the count.
+fn lint_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("linted ") || l.contains(".exs:") && l.contains(": column_"))
+        .map(|l| {
+            l.split_once("] ")
+                .map_or(l, |(_, rest)| rest)
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_lint_says_the_same_in_the_session_and_alone_beside_the_apps_own_commands() {
+    let _s = serial();
+    let case = root().join("tests/fixtures/migrations/allow");
+    // In the one-boot session (the demo's migrator)...
+    let (app, _) = with_case(&case, "");
+    let session = app.xtask(&["migrate", "check", "-v"]).run();
+    assert_eq!(session.code, Some(1), "{}", session.all());
+    // ...and alone in `elixir`, with the configured commands and no migrator.
+    let commands: String = common::demo_migrate_config()
+        .lines()
+        .filter(|l| !l.starts_with("migrator"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (app, _) = with_case(&case, &commands);
+    let alone = app.xtask(&["migrate", "check", "-v"]).run();
+    assert_eq!(alone.code, Some(1), "{}", alone.all());
+    assert!(
+        alone
+            .stderr
+            .contains("elixir _build/xtask/migration_lint.exs"),
+        "{}",
+        alone.stderr
+    );
+    let got = lint_lines(&session.stderr);
+    assert!(
+        got.iter().any(|l| l == "linted 4 files (1 allowed)"),
+        "{got:#?}\n{}",
+        session.stderr
+    );
+    assert!(
+        got.iter().any(|l| l.contains(": column_removed: ")),
+        "{got:#?}"
+    );
+    assert_eq!(got, lint_lines(&alone.stderr));
+}
