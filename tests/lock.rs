@@ -28,9 +28,14 @@ fn wrappers(dir: &Path, log: &Path) -> String {
     std::os::unix::fs::symlink(lib.trim(), dir.join("lib")).unwrap();
     let real = std::env::var("PATH").unwrap();
     for p in ["mix", "elixir", "dialyzer"] {
+        // One line when it starts, one when it ends, both naming the
+        // wrapper's pid, so the test can tell which ran at the same time.
         let script = format!(
-            "#!/bin/sh\necho \"${{MIX_ENV:--}} $(basename \"$0\") $*\" >>'{}'\nPATH='{real}' exec {p} \"$@\"\n",
-            log.display()
+            "#!/bin/sh\nlog='{log}'\n\
+             echo \"start $$ $(date +%s%N) ${{MIX_ENV:--}} {p} $*\" >>\"$log\"\n\
+             PATH='{real}' {p} \"$@\"\nrc=$?\n\
+             echo \"end $$ $(date +%s%N)\" >>\"$log\"\nexit $rc\n",
+            log = log.display()
         );
         let path = bin.join(p);
         std::fs::write(&path, script).unwrap();
@@ -48,9 +53,45 @@ fn ci(app: &App, path: &str) -> common::Done {
         .run()
 }
 
+/// Each boot as `ENV PROGRAM ARGS`, in the order they started.
 fn boots(log: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines().map(String::from).collect()
+    text.lines()
+        .filter_map(|l| l.strip_prefix("start "))
+        .map(|l| l.splitn(3, ' ').nth(2).unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The Mix processes of one env that ran at the same time, as pairs: the
+/// ones that would contend for Mix 1.18's build lock. A lock wait depends
+/// on timing; this does not, so it catches a reader that left the chain
+/// even when that run happened not to wait.
+fn overlapping_mix(log: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut runs: Vec<(u128, u128, String)> = Vec::new();
+    for l in text.lines().filter(|l| l.starts_with("start ")) {
+        let f: Vec<&str> = l.splitn(4, ' ').collect();
+        let end = text
+            .lines()
+            .find_map(|e| e.strip_prefix(&format!("end {} ", f[1])))
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(u128::MAX);
+        let what = f[3].to_string();
+        let env = what.split(' ').next().unwrap_or_default();
+        if what.split(' ').nth(1) == Some("mix") && !env.is_empty() {
+            runs.push((f[2].parse().unwrap(), end, what));
+        }
+    }
+    let mut pairs = Vec::new();
+    for (i, a) in runs.iter().enumerate() {
+        for b in &runs[i + 1..] {
+            let same_env = a.2.split(' ').next() == b.2.split(' ').next();
+            if same_env && a.0 < b.1 && b.0 < a.1 {
+                pairs.push((a.2.clone(), b.2.clone()));
+            }
+        }
+    }
+    pairs
 }
 
 #[test]
@@ -62,11 +103,21 @@ fn a_warm_ci_boots_the_build_env_once_and_no_mix_waits_for_the_lock() {
     let cold = ci(&app, &path);
     assert_eq!(cold.code, Some(0), "{}", cold.all());
     assert!(!cold.all().contains(WAIT), "cold run:\n{}", cold.stderr);
+    assert_eq!(
+        overlapping_mix(&log),
+        [],
+        "Mix processes of one env at once"
+    );
 
     std::fs::remove_file(&log).unwrap();
     let warm = ci(&app, &path);
     assert_eq!(warm.code, Some(0), "{}", warm.all());
     assert!(!warm.all().contains(WAIT), "warm run:\n{}", warm.stderr);
+    assert_eq!(
+        overlapping_mix(&log),
+        [],
+        "Mix processes of one env at once"
+    );
     // Each step keeps its row and figures.
     assert!(
         warm.row("xref").contains("0 compile-connected"),
@@ -77,7 +128,9 @@ fn a_warm_ci_boots_the_build_env_once_and_no_mix_waits_for_the_lock() {
     assert!(warm.stderr.contains("[format] # ran in compile's `mix do`"));
 
     let all = boots(&log);
-    // The migrations step's boots are counted on their own (issue 16).
+    // Six: one per env's `mix do`, the coverage script, dialyzer, the npm
+    // layout's `mix assets.deploy`, and the migrations step's one session
+    // (issue 16), counted apart.
     let (migrations, rest): (Vec<&String>, Vec<&String>) = all
         .iter()
         .partition(|b| b.contains("_build/xtask/migration_"));
@@ -104,6 +157,7 @@ fn a_warm_ci_boots_the_build_env_once_and_no_mix_waits_for_the_lock() {
         migrations[0].contains("mix run --no-start _build/xtask/migration_session.exs"),
         "{migrations:?}"
     );
+    assert_eq!(all.len(), 6, "every boot:\n{}", all.join("\n"));
     let chain = all.iter().find(|b| b.starts_with("- mix do")).unwrap();
     assert!(
         chain.contains("+ xref graph") && chain.contains("+ format --check-formatted"),
