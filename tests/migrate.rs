@@ -757,4 +757,25 @@ fn the_lint_says_the_same_in_the_session_and_alone_beside_the_apps_own_commands(
         "{got:#?}"
     );
     assert_eq!(got, lint_lines(&alone.stderr));
+    // ...and when the session cannot start (here a migrator module the app
+    // lacks), the lint still tells its findings, alone, and the step fails
+    // on the session.
+    let broken: String = common::demo_migrate_config()
+        .lines()
+        .map(|l| match l.starts_with("migrator") {
+            true => "migrator = \"Demo.NoSuchMigrator\"\n".to_string(),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    let (app, _) = with_case(&case, &broken);
+    let unstarted = app.xtask(&["migrate", "check", "-v"]).run();
+    assert_eq!(unstarted.code, Some(1), "{}", unstarted.all());
+    assert!(
+        unstarted
+            .stderr
+            .contains("the migrate session did not start: the lint runs alone"),
+        "{}",
+        unstarted.stderr
+    );
+    assert_eq!(got, lint_lines(&unstarted.stderr));
 }

@@ -127,7 +127,9 @@ defmodule PhxXtask.MigrateSession do
   defp lint(script, args) do
     Application.put_env(:phx_xtask, :lint_loaded_only, true)
     Code.require_file(script)
-    argv = args |> File.read!() |> String.split(<<0>>, trim: true)
+    # Each argument ends with a NUL: only the empty tail goes, an empty
+    # argument (`lint_after = ""`) stays, as it does on a command line.
+    argv = args |> File.read!() |> String.split(<<0>>) |> Enum.drop(-1)
     Process.put(:migrate_lint_prefix, @tag <> "lint ")
 
     try do

@@ -13,7 +13,12 @@ use crate::ids::StepId;
 use crate::plan::{Action, Cmd, Guest, StepPlan};
 
 pub fn fuse(plans: &mut [StepPlan]) {
+    join_compile(plans);
     order_after_compile(plans);
+}
+
+/// Moves the build env's readers into compile's `mix do`.
+fn join_compile(plans: &mut [StepPlan]) {
     let Some(h) = plans
         .iter()
         .position(|p| p.id == StepId::Compile && p.skip.is_none())
@@ -101,30 +106,55 @@ fn attach(plan: &mut StepPlan, guests: Vec<Guest>) {
     }
 }
 
-/// The migrations session (`mix run`) and an npm layout's `mix
-/// assets.deploy` both start when compile ends and both take the build
-/// lock: the session waits for the assets step instead of for the lock.
+/// What stays its own Mix process of the build env after compile (an npm
+/// layout's `mix assets.deploy`, a hex layout's before its binaries are
+/// installed, `mix gettext.extract`, `mix docs`, the migrations session)
+/// would start when compile ends and wait on the others' build lock: each
+/// starts after the ones before it in this order instead.
+const OWN_PROCESS_ORDER: [StepId; 4] = [
+    StepId::Assets,
+    StepId::Gettext,
+    StepId::Docs,
+    StepId::Migrations,
+];
+
 fn order_after_compile(plans: &mut [StepPlan]) {
-    let deploy_after_compile = plans.iter().any(|p| {
-        p.id == StepId::Assets
-            && p.phases.iter().skip(1).any(|ph| {
-                ph.needs.contains(&StepId::Compile)
-                    && ph
-                        .actions
-                        .iter()
-                        .any(|a| matches!(a, Action::Run(c) if c.program == "mix"))
-            })
-    });
-    if !deploy_after_compile {
-        return;
-    }
-    for plan in plans.iter_mut().filter(|p| p.id == StepId::Migrations) {
-        for phase in &mut plan.phases {
-            if phase.needs.contains(&StepId::Compile) && !phase.after.contains(&StepId::Assets) {
-                phase.after.push(StepId::Assets);
+    let mut before: Vec<StepId> = Vec::new();
+    for id in OWN_PROCESS_ORDER {
+        let Some(plan) = plans.iter_mut().find(|p| p.id == id && p.skip.is_none()) else {
+            continue;
+        };
+        let mut has_own = false;
+        for phase in plan.phases.iter_mut() {
+            if !phase.needs.contains(&StepId::Compile) {
+                continue;
+            }
+            // The migrations session is a Native action: its phase after
+            // compile always boots the build env.
+            if id == StepId::Migrations || phase.actions.iter().any(build_env_mix) {
+                has_own = true;
+                for b in &before {
+                    if !phase.after.contains(b) {
+                        phase.after.push(*b);
+                    }
+                }
             }
         }
+        if has_own {
+            before.push(id);
+        }
     }
+}
+
+/// Whether `action` runs a Mix process of the build env by itself (not in
+/// compile's chain, not in the test env).
+fn build_env_mix(action: &Action) -> bool {
+    let cmd = match action {
+        Action::Run(c) | Action::Reader(c) | Action::RunUnless { cmd: c, .. } => c,
+        Action::Always(inner) => return build_env_mix(inner),
+        _ => return false,
+    };
+    cmd.program == "mix" && !cmd.env.iter().any(|(k, v)| k == "MIX_ENV" && v == "test")
 }
 
 #[cfg(test)]
@@ -223,5 +253,32 @@ mod tests {
         fuse(&mut plans);
         assert!(plans[2].phases[0].after.is_empty());
         assert_eq!(plans[2].phases[1].after, [StepId::Assets]);
+    }
+
+    /// A hex layout's first phase holds `mix assets.deploy` itself when its
+    /// binaries are not installed yet (a cold CI runner); `mix docs` and
+    /// `mix gettext.extract` are their own processes too.
+    #[test]
+    fn own_processes_of_the_build_env_start_one_after_another() {
+        let dc = [StepId::Deps, StepId::Compile];
+        let own = |id, args: &[&str]| StepPlan::new(id, &dc, vec![Action::Run(mix(args))], "");
+        let session = Action::Native {
+            describe: "session".into(),
+            run: Box::new(|_| Ok(())),
+        };
+        let mut plans = vec![
+            compile(),
+            StepPlan::new(StepId::Migrations, &dc, vec![session], ""),
+            own(StepId::Docs, &["docs"]),
+            own(StepId::Assets, &["assets.deploy"]),
+            reader(StepId::Xref, &dc, &["xref", "graph"]),
+        ];
+        fuse(&mut plans);
+        let after = |i: usize| plans[i].phases[0].after.clone();
+        assert_eq!(after(3), []);
+        assert_eq!(after(2), [StepId::Assets]);
+        assert_eq!(after(1), [StepId::Assets, StepId::Docs]);
+        // A chained reader is in compile's process, not its own.
+        assert!(after(4).is_empty());
     }
 }

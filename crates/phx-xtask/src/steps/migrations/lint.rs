@@ -50,10 +50,7 @@ impl Lint {
     /// Logs the findings and the counts; fails on any finding, with the
     /// fix (and `lint_after` when a finding is in production already).
     fn report(&self, ctx: &mut Exec, report: &lint::Report) -> Result<()> {
-        for finding in &report.findings {
-            ctx.log(finding.to_string());
-        }
-        ctx.log(linted_line(report));
+        log_findings(ctx, report);
         if report.findings.is_empty() {
             return Ok(());
         }
@@ -72,6 +69,29 @@ impl Lint {
             "{} unsafe operation(s) in the migrations, listed above",
             report.findings.len()
         )
+    }
+}
+
+fn log_findings(ctx: &mut Exec, report: &lint::Report) {
+    for finding in &report.findings {
+        ctx.log(finding.to_string());
+    }
+    ctx.log(linted_line(report));
+}
+
+/// When the session cannot start (the app's repo config, a database that
+/// does not answer), the lint still tells its findings: alone, in one
+/// `elixir`, as the step's error stays the session's.
+fn lint_alone_after(ctx: &mut Exec, lint: &Lint) {
+    if lint.rel.is_empty() {
+        return;
+    }
+    ctx.log("# the migrate session did not start: the lint runs alone in `elixir`");
+    let report = lint::write_script(&lint.app)
+        .and_then(|_| lint::run(&lint.app, &lint.options(), &lint.rel, LINT_TIMEOUT));
+    match report {
+        Ok(report) => log_findings(ctx, &report),
+        Err(e) => ctx.log(format!("the lint failed too: {e:#}")),
     }
 }
 
@@ -175,7 +195,13 @@ pub(super) fn in_session(
         run: Box::new(move |ctx| {
             ctx.log(&lint.scope_line);
             let started = std::time::Instant::now();
-            let mut mover = Mover::start(ctx, &lint.app, &dir, Driver::Session(module))?;
+            let mut mover = match Mover::start(ctx, &lint.app, &dir, Driver::Session(module)) {
+                Ok(mover) => mover,
+                Err(e) => {
+                    lint_alone_after(ctx, &lint);
+                    return Err(e);
+                }
+            };
             let booted = started.elapsed();
             let linting = std::time::Instant::now();
             let result = match lint.rel.is_empty() {
