@@ -126,6 +126,16 @@ fn a_warm_ci_boots_the_build_env_once_and_no_mix_waits_for_the_lock() {
     );
     assert!(warm.stderr.contains("[xref] # ran in compile's `mix do`"));
     assert!(warm.stderr.contains("[format] # ran in compile's `mix do`"));
+    // Their bars in report.html are their parts' spans, inside compile's.
+    let page = std::fs::read_to_string(app.path("_build/xtask/report.html")).unwrap();
+    let (start, end) = bar(&page, "compile");
+    for step in ["xref", "format"] {
+        let (s, e) = bar(&page, step);
+        assert!(
+            start <= s && s <= e && e <= end,
+            "{step}'s bar {s}..{e} ms is not inside compile's {start}..{end} ms"
+        );
+    }
 
     let all = boots(&log);
     // Six: one per env's `mix do`, the coverage script, dialyzer, the npm
@@ -163,6 +173,20 @@ fn a_warm_ci_boots_the_build_env_once_and_no_mix_waits_for_the_lock() {
         chain.contains("+ xref graph") && chain.contains("+ format --check-formatted"),
         "{chain}"
     );
+}
+
+/// The first bar of `step` in report.html: its start and end in ms.
+fn bar(page: &str, step: &str) -> (u64, u64) {
+    let at = page
+        .find(&format!("data-step=\"{step}\" data-start-ms=\""))
+        .unwrap_or_else(|| panic!("no bar of {step} in report.html"));
+    let attr = |name: &str| -> u64 {
+        let rest = &page[at..];
+        let from = rest.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        let len = rest[from..].find('"').unwrap();
+        rest[from..from + len].parse().unwrap()
+    };
+    (attr("data-start-ms"), attr("data-end-ms"))
 }
 
 /// A step's status in the summary, found by its name column (a hint may

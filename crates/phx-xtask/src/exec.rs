@@ -50,6 +50,10 @@ pub struct Exec {
     /// Set when the step found at run time that it cannot apply (the audit
     /// with hex.pm out of reach): the step ends skipped, with this reason.
     pub skip: Option<String>,
+    /// When the step's only work ran as a part of another step's `mix do`
+    /// (exec/guest.rs): that part's start and end, which the timeline shows
+    /// as the step's own bar instead of the instant the step took it.
+    pub ran_in_chain: Option<(std::time::Instant, std::time::Instant)>,
     live: Option<Live>,
     snapshot: Env,
 }
@@ -66,6 +70,7 @@ impl Exec {
             notes: Vec::new(),
             facts: BTreeMap::new(),
             skip: None,
+            ran_in_chain: None,
             live,
             snapshot,
         }

@@ -19,11 +19,12 @@ use crate::proc;
 /// What the host chain leaves for a guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handed {
-    /// The part ran: its output (Mix's marks dropped), exit code, time.
+    /// The part ran: its output (Mix's marks dropped), exit code, and
+    /// when it started and ended.
     Ran {
         log: Vec<String>,
         code: Option<i32>,
-        ms: u64,
+        span: (Instant, Instant),
     },
     /// The chain stopped before the part, and why.
     Stopped(String),
@@ -123,10 +124,11 @@ impl Exec {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         match handed {
-            Some(Handed::Ran { log, code, ms }) => {
+            Some(Handed::Ran { log, code, span }) => {
                 let echo = guest.cmd.fill(&self.vars).describe(&self.base);
                 self.log(echo);
-                let secs = ms as f64 / 1000.0;
+                self.ran_in_chain = Some(span);
+                let secs = span.1.duration_since(span.0).as_secs_f64();
                 self.log(format!(
                     "# ran in {}'s `mix do` ({secs:.2}s): the build env boots once",
                     guest.host
@@ -161,26 +163,26 @@ fn hand_over(
     let end = Instant::now();
     for (j, g) in guests.iter().enumerate() {
         let k = out.own + j;
-        let ms = out.starts[k].map(|s| {
+        let span = out.starts[k].map(|s| {
             let next = out.starts[k + 1..].iter().flatten().next().copied();
-            next.unwrap_or(end).duration_since(s).as_millis() as u64
+            (s, next.unwrap_or(end))
         });
         let log = std::mem::take(&mut out.guest_logs[j]);
-        let handed = match (failed, ms) {
+        let handed = match (failed, span) {
             (Some(f), _) if f < k => {
                 let name = all[f].args.first().cloned().unwrap_or_default();
                 Handed::Stopped(format!(
                     "`mix {name}` failed before it in {host}'s `mix do`"
                 ))
             }
-            (Some(f), Some(ms)) if f == k => Handed::Ran { log, code, ms },
+            (Some(f), Some(span)) if f == k => Handed::Ran { log, code, span },
             // It ran and passed; a later part failed the chain.
-            (Some(_), Some(ms)) => Handed::Ran {
+            (Some(_), Some(span)) => Handed::Ran {
                 log,
                 code: Some(0),
-                ms,
+                span,
             },
-            (None, Some(ms)) if code == Some(0) => Handed::Ran { log, code, ms },
+            (None, Some(span)) if code == Some(0) => Handed::Ran { log, code, span },
             _ => Handed::Stopped(format!("{host}'s `mix do` ended before it")),
         };
         g.hand(handed);
@@ -195,7 +197,10 @@ mod tests {
 
     /// What each of two guests is handed when part `failed` of a chain of
     /// two own parts and the two guests failed (None: the chain passed).
-    fn handed(failed: Option<usize>) -> Vec<Handed> {
+    /// The output and code each guest was handed, or why it did not run.
+    type Got = Result<(Vec<String>, Option<i32>), String>;
+
+    fn handed(failed: Option<usize>) -> Vec<Got> {
         let mix = |t: &str| Cmd::mix(Path::new("."), &[t]);
         let all = [
             mix("deps.compile"),
@@ -220,27 +225,26 @@ mod tests {
         guests
             .iter()
             .map(|g| match g.handoff.lock().unwrap().take().unwrap() {
-                Handed::Ran { log, code, .. } => Handed::Ran { log, code, ms: 0 },
-                stopped => stopped,
+                Handed::Ran { log, code, span } => {
+                    assert!(span.0 <= span.1);
+                    Ok((log, code))
+                }
+                Handed::Stopped(why) => Err(why),
             })
             .collect()
     }
 
-    fn ran(line: &str, code: i32) -> Handed {
-        Handed::Ran {
-            log: vec![line.into()],
-            code: Some(code),
-            ms: 0,
-        }
+    fn ran(line: &str, code: i32) -> Got {
+        Ok((vec![line.into()], Some(code)))
     }
 
     #[test]
     fn each_guest_gets_its_own_result_or_why_it_did_not_run() {
         assert_eq!(handed(None), [ran("x", 0), ran("f", 0)]);
         assert_eq!(handed(Some(3)), [ran("x", 0), ran("f", 1)]);
-        let stopped = Handed::Stopped("`mix xref` failed before it in compile's `mix do`".into());
+        let stopped = Err("`mix xref` failed before it in compile's `mix do`".into());
         assert_eq!(handed(Some(2)), [ran("x", 1), stopped]);
-        let both = Handed::Stopped("`mix compile` failed before it in compile's `mix do`".into());
+        let both: Got = Err("`mix compile` failed before it in compile's `mix do`".into());
         assert_eq!(handed(Some(1)), [both.clone(), both]);
     }
 }

@@ -55,6 +55,9 @@ pub(crate) struct PhaseDone {
     pub notes: Vec<String>,
     pub facts: std::collections::BTreeMap<String, String>,
     pub skip: Option<String>,
+    /// The span of the part of another step's `mix do` that did this
+    /// phase's work (exec/guest.rs).
+    pub ran_in_chain: Option<(Instant, Instant)>,
 }
 
 pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> PhaseDone {
@@ -104,10 +107,15 @@ pub(crate) fn run_phase(index: usize, id: StepId, phase: Phase, opts: &Opts) -> 
             false
         }
     };
+    let duration = match ctx.ran_in_chain {
+        Some((start, end)) => end.saturating_duration_since(start),
+        None => started.elapsed(),
+    };
     PhaseDone {
         index,
         ok,
-        duration: started.elapsed(),
+        duration,
+        ran_in_chain: ctx.ran_in_chain,
         log: ctx.log,
         hint: ctx.hint,
         notes: ctx.notes,

@@ -310,6 +310,14 @@ impl<'a> Scheduler<'a> {
         let end_ms = self.t0.elapsed().as_millis() as u64;
         if let Some(last) = slot.outcome.phases.last_mut() {
             last.end_ms = end_ms;
+            // A step whose work ran in compile's `mix do` shows that part's
+            // span, inside compile's bar, not the instant it took the result.
+            if let Some((start, end)) = done.ran_in_chain {
+                let ms = |i: Instant| i.saturating_duration_since(self.t0).as_millis() as u64;
+                last.start_ms = ms(start);
+                last.end_ms = ms(end);
+                last.ready_ms = last.ready_ms.min(last.start_ms);
+            }
         }
         slot.outcome.duration += done.duration;
         slot.phase_ms.push(done.duration.as_millis() as u64);

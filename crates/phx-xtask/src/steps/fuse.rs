@@ -110,17 +110,28 @@ fn attach(plan: &mut StepPlan, guests: Vec<Guest>) {
 /// layout's `mix assets.deploy`, a hex layout's before its binaries are
 /// installed, `mix gettext.extract`, `mix docs`, the migrations session)
 /// would start when compile ends and wait on the others' build lock: each
-/// starts after the ones before it in this order instead.
+/// starts after the ones before it in this order instead. Gettext already
+/// runs after docs (its extractor forces a recompile: steps/gettext.rs).
 const OWN_PROCESS_ORDER: [StepId; 4] = [
     StepId::Assets,
-    StepId::Gettext,
     StepId::Docs,
+    StepId::Gettext,
     StepId::Migrations,
 ];
 
 fn order_after_compile(plans: &mut [StepPlan]) {
     let mut before: Vec<StepId> = Vec::new();
     for id in OWN_PROCESS_ORDER {
+        // A step that already waits for `id` is not made its wait too.
+        let waits_for_id: Vec<StepId> = plans
+            .iter()
+            .filter(|p| {
+                p.phases
+                    .iter()
+                    .any(|ph| ph.after.contains(&id) || ph.needs.contains(&id))
+            })
+            .map(|p| p.id)
+            .collect();
         let Some(plan) = plans.iter_mut().find(|p| p.id == id && p.skip.is_none()) else {
             continue;
         };
@@ -134,7 +145,7 @@ fn order_after_compile(plans: &mut [StepPlan]) {
             if id == StepId::Migrations || phase.actions.iter().any(build_env_mix) {
                 has_own = true;
                 for b in &before {
-                    if !phase.after.contains(b) {
+                    if !phase.after.contains(b) && !waits_for_id.contains(b) {
                         phase.after.push(*b);
                     }
                 }
@@ -272,13 +283,24 @@ mod tests {
             own(StepId::Docs, &["docs"]),
             own(StepId::Assets, &["assets.deploy"]),
             reader(StepId::Xref, &dc, &["xref", "graph"]),
+            own(StepId::Gettext, &["gettext.extract"]).after(&[StepId::Docs]),
         ];
         fuse(&mut plans);
         let after = |i: usize| plans[i].phases[0].after.clone();
         assert_eq!(after(3), []);
         assert_eq!(after(2), [StepId::Assets]);
-        assert_eq!(after(1), [StepId::Assets, StepId::Docs]);
+        assert_eq!(after(5), [StepId::Docs, StepId::Assets]);
+        assert_eq!(after(1), [StepId::Assets, StepId::Docs, StepId::Gettext]);
         // A chained reader is in compile's process, not its own.
         assert!(after(4).is_empty());
+        // No step waits for one that waits for it.
+        let mut plans = vec![
+            compile(),
+            own(StepId::Docs, &["docs"]).after(&[StepId::Gettext]),
+            own(StepId::Gettext, &["gettext.extract"]),
+        ];
+        fuse(&mut plans);
+        assert_eq!(plans[1].phases[0].after, [StepId::Gettext]);
+        assert!(plans[2].phases[0].after.is_empty());
     }
 }
