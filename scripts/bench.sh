@@ -191,9 +191,12 @@ table_head() {
   echo "|---|---|---|---|---|---|---|"
 }
 
-ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "$bin" ci -v)
-ci_docker=(env XTASK_SERVICES=docker "$bin" ci -v)
-old_ci_external=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "XTASK_CONFIG=$work/old/xtask.toml" "$old" ci -v)
+# CI=true as on a CI runner: `ci` keeps going, so format runs in compile's
+# `mix do` (on a laptop it stops at the first failure, and format, which a
+# failing compile must not hide, gets a boot of its own).
+ci_external=(env CI=true "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "$bin" ci -v)
+ci_docker=(env CI=true XTASK_SERVICES=docker "$bin" ci -v)
+old_ci_external=(env CI=true "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" XTASK_SERVICES=external "XTASK_CONFIG=$work/old/xtask.toml" "$old" ci -v)
 sequential=(env "DATABASE_URL=$db_url" "REDIS_URL=$redis_url" bash "$root/scripts/bench-sequential.sh" "$seq_app" "$plt" "$elixir_lib" "$otp_app")
 # The script's warm-up, on its own copy.
 "${sequential[@]}" >/dev/null 2>&1 || { echo "bench: the warm-up of the sequential script failed" >&2; exit 1; }

@@ -46,9 +46,13 @@ fn under_github_actions_ci_groups_annotates_and_writes_the_summary() {
     let summary = app.tmp.path().join("step-summary.md");
     std::fs::write(&summary, "earlier steps' summary\n").unwrap();
 
+    // GitHub Actions sets CI=true beside GITHUB_ACTIONS, so `ci` keeps
+    // going: format, which runs in compile's `mix do` after compile, runs
+    // on its own once compile has failed.
     let done = app
         .xtask(&["ci"])
         .env("GITHUB_ACTIONS", "true")
+        .env("CI", "true")
         .env("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())
         .run();
 
