@@ -46,19 +46,6 @@ impl Fixture {
     }
 }
 
-/// Two files where a compile-time call reaches a file with references of
-/// its own: a change to slug.ex recompiles routes.ex.
-fn add_compile_connected_chain(app: &App) {
-    app.write(
-        "lib/demo/route_table.ex",
-        "defmodule Demo.RouteTable do\n  @moduledoc false\n  @paths Demo.RoutePaths.all()\n  def paths, do: @paths\nend\n",
-    );
-    app.write(
-        "lib/demo/route_paths.ex",
-        "defmodule Demo.RoutePaths do\n  @moduledoc false\n  def all, do: [Demo.Slug.slugify(\"Home Page\")]\nend\n",
-    );
-}
-
 #[test]
 fn xref_passes_on_the_demo_fails_over_the_limit_and_names_the_worst_file() {
     let app = App::demo_copy();
@@ -70,7 +57,7 @@ fn xref_passes_on_the_demo_fails_over_the_limit_and_names_the_worst_file() {
         done.row("xref")
     );
 
-    add_compile_connected_chain(&app);
+    app.add_compile_connected_chain();
     let done = app.xtask(&["xref"]).run();
     assert_eq!(done.code, Some(1), "{}", done.all());
     let row = done.row("xref");

@@ -207,24 +207,12 @@ fn status(done: &common::Done, step: &str) -> String {
         .join(" ")
 }
 
-/// The demo's copy with a compile-time chain `mix xref` counts.
-fn add_compile_connected_chain(app: &App) {
-    app.write(
-        "lib/demo/route_table.ex",
-        "defmodule Demo.RouteTable do\n  @moduledoc false\n  @paths Demo.RoutePaths.all()\n  def paths, do: @paths\nend\n",
-    );
-    app.write(
-        "lib/demo/route_paths.ex",
-        "defmodule Demo.RoutePaths do\n  @moduledoc false\n  def all, do: [Demo.Slug.slugify(\"Home Page\")]\nend\n",
-    );
-}
-
 #[test]
 fn a_failure_in_compiles_mix_do_is_the_row_of_the_step_it_belongs_to() {
     let _s = serial();
     let app = App::demo_copy();
     let steps = ["step", "deps", "compile", "xref", "format", "--keep-going"];
-    add_compile_connected_chain(&app);
+    app.add_compile_connected_chain();
     let done = app.xtask(&steps).run();
     assert_eq!(done.code, Some(1), "{}", done.all());
     assert_eq!(status(&done, "compile"), "ok", "{}", done.stderr);

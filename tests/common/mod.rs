@@ -40,6 +40,20 @@ pub struct App {
 }
 
 impl App {
+    /// Two files of the demo where a compile-time call reaches a file with
+    /// references of its own (a change to slug.ex recompiles route_table.ex):
+    /// a chain `mix xref graph --label compile-connected` counts.
+    pub fn add_compile_connected_chain(&self) {
+        self.write(
+            "lib/demo/route_table.ex",
+            "defmodule Demo.RouteTable do\n  @moduledoc false\n  @paths Demo.RoutePaths.all()\n  def paths, do: @paths\nend\n",
+        );
+        self.write(
+            "lib/demo/route_paths.ex",
+            "defmodule Demo.RoutePaths do\n  @moduledoc false\n  def all, do: [Demo.Slug.slugify(\"Home Page\")]\nend\n",
+        );
+    }
+
     pub fn demo_copy() -> App {
         let tmp = tempfile::Builder::new()
             .prefix("phx-xtask-e2e-")
