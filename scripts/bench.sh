@@ -20,14 +20,15 @@
 # build), --compare PATH (another xtask binary, e.g. a build of an older
 # commit, measured in the same rounds of 1 and 2), --rounds N (default 5),
 # --cold-rounds N (default 2), --only-ci (sections 1 and 2 only), --cold-build,
-# --app demo|phx18 (default demo).
+# --app demo|phx18 (default demo), --plt-dir DIR (keep the PLTs there between
+# runs: the warm-up then skips building them; section 5 removes and rebuilds it).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 command -v hyperfine >/dev/null || { echo "bench: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: install GNU time (apt-get install time)" >&2; exit 1; }
 
-bin="" old="" rounds=5 cold_rounds=2 only_ci="" cold_build="" name=demo
+bin="" old="" rounds=5 cold_rounds=2 only_ci="" cold_build="" name=demo plt_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$(realpath "$2"); shift ;;
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
     --only-ci) only_ci=1 ;;
     --cold-build) cold_build=1 ;;
     --app) name=$2; shift ;;
+    --plt-dir) mkdir -p "$2"; plt_dir=$(realpath "$2"); shift ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -49,6 +51,7 @@ echo "== xtask: $bin"
 echo "== load before: $(uptime)"
 
 work=$(mktemp -d)
+[ -n "$plt_dir" ] || plt_dir="$work/plts"
 containers=()
 cleanup() {
   if [ ${#containers[@]} -gt 0 ]; then docker rm -f "${containers[@]}" >/dev/null 2>&1; fi
@@ -82,7 +85,7 @@ steps = ["deps", "format", "compile", "credo", "sobelow", "dialyzer", "assets", 
 [assets]
 parallel = true
 [dialyzer]
-plt_dir = "$work/plts"
+plt_dir = "$plt_dir"
 TOML
 export XTASK_CONFIG="$work/xtask.toml"
 app="$work/$name"
@@ -135,7 +138,7 @@ export BENCH_REAL_PATH=$PATH
 
 echo "== warming caches (the first ci builds the PLT)"
 "$bin" ci -q >/dev/null 2>&1 || { echo "bench: the warm-up ci failed; run it by hand: $bin ci" >&2; exit 1; }
-plt=$(ls "$work"/plts/*.plt)
+plt=$(ls "$plt_dir"/*.plt)
 if [ -n "$old" ]; then
   XTASK_CONFIG="$work/old/xtask.toml" "$old" ci -q >/dev/null 2>&1 \
     || { echo "bench: the warm-up ci of $old failed" >&2; exit 1; }
@@ -251,7 +254,7 @@ cat "$work/list.md"
 
 echo "== 5. dialyzer warm (PLT hit) vs cold (PLT built)"
 hyperfine -w 1 -r 5 -N --export-markdown "$work/dw.md" -n "dialyzer warm" "$bin dialyzer -q"
-hyperfine -r 1 -N --prepare "rm -rf $work/plts" --export-markdown "$work/dc.md" -n "dialyzer cold" "$bin dialyzer -q"
+hyperfine -r 1 -N --prepare "rm -rf $plt_dir" --export-markdown "$work/dc.md" -n "dialyzer cold" "$bin dialyzer -q"
 cat "$work/dw.md" "$work/dc.md"
 
 if [ -n "$cold_build" ]; then
