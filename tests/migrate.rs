@@ -708,6 +708,18 @@ fn the_allow_comment_silences_exactly_one_finding() {
     );
 }
 
+/// The demo's `[migrate]` config with its `migrator` line replaced by `line`
+/// (empty: the configured commands alone).
+fn migrator_line(line: &str) -> String {
+    common::demo_migrate_config()
+        .lines()
+        .map(|l| match l.starts_with("migrator") {
+            true => line.to_string(),
+            false => format!("{l}\n"),
+        })
+        .collect()
+}
+
 /// The lint's lines in a failed check's output: each finding and the count.
 fn lint_lines(stderr: &str) -> Vec<String> {
     stderr
@@ -731,12 +743,7 @@ fn the_lint_says_the_same_in_the_session_and_alone_beside_the_apps_own_commands(
     let session = app.xtask(&["migrate", "check", "-v"]).run();
     assert_eq!(session.code, Some(1), "{}", session.all());
     // ...and alone in `elixir`, with the configured commands and no migrator.
-    let commands: String = common::demo_migrate_config()
-        .lines()
-        .filter(|l| !l.starts_with("migrator"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let (app, _) = with_case(&case, &commands);
+    let (app, _) = with_case(&case, &migrator_line(""));
     let alone = app.xtask(&["migrate", "check", "-v"]).run();
     assert_eq!(alone.code, Some(1), "{}", alone.all());
     assert!(
@@ -760,13 +767,7 @@ fn the_lint_says_the_same_in_the_session_and_alone_beside_the_apps_own_commands(
     // ...and when the session cannot start (here a migrator module the app
     // lacks), the lint still tells its findings, alone, and the step fails
     // on the session.
-    let broken: String = common::demo_migrate_config()
-        .lines()
-        .map(|l| match l.starts_with("migrator") {
-            true => "migrator = \"Demo.NoSuchMigrator\"\n".to_string(),
-            false => format!("{l}\n"),
-        })
-        .collect();
+    let broken = migrator_line("migrator = \"Demo.NoSuchMigrator\"\n");
     let (app, _) = with_case(&case, &broken);
     let unstarted = app.xtask(&["migrate", "check", "-v"]).run();
     assert_eq!(unstarted.code, Some(1), "{}", unstarted.all());
