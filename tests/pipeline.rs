@@ -123,12 +123,11 @@ test:
   # then, after deps:
   # export DATABASE_URL and REDIS_URL
   # remove cover/*.coverdata from earlier runs
+  # write _build/xtask/cover.exs (reports and checks the coverage total, writes cover/lcov.info and the HTML)
   # write the JUnit formatter (an ExUnit formatter, no hex package)
   $ elixirc _build/xtask/junit-6f19f705/junit_formatter.ex -o _build/xtask/junit-6f19f705  [when not compiled yet]
-  $ MIX_ENV=test ELIXIR_ERL_OPTIONS='-pa _build/xtask/junit-6f19f705' XTASK_JUNIT=_build/xtask/junit-0.xml mix do deps.compile + compile --warnings-as-errors + test --cover --export-coverage suite --formatter PhxXtask.JUnitFormatter --formatter ExUnit.CLIFormatter  [alone if a dep builds inside deps/]
+  $ MIX_ENV=test ELIXIR_ERL_OPTIONS='-pa _build/xtask/junit-6f19f705' XTASK_JUNIT=_build/xtask/junit-0.xml XTASK_COVER_EXPORTS=suite mix do deps.compile + compile --warnings-as-errors + test --raise --cover --export-coverage suite --formatter PhxXtask.JUnitFormatter --formatter ExUnit.CLIFormatter + run --no-compile --no-start _build/xtask/cover.exs  [alone if a dep builds inside deps/]
   # merge the JUnit XML into _build/test/junit.xml  [even after a failure]
-  # write _build/xtask/cover.exs (merges the exports, reports and checks the total, writes cover/lcov.info and the HTML)
-  $ MIX_ENV=test XTASK_COVER_EXPORTS=suite elixir _build/xtask/cover.exs
   # list the 10 slowest tests, flag those over 100 ms, compare with the last run  [even after a failure]
   # stop the services
 migrations:

@@ -176,6 +176,25 @@ fn ci_failed_after_a_failed_test_reruns_it_with_partial_coverage() {
     app.write("test/demo/fails_test.exs", FAILING_TEST);
     let first = app.xtask(&["ci", "--output", "json"]).run();
     assert_eq!(first.code, Some(1), "{}", first.all());
+    // The coverage report is the last part of the suite's `mix do`: a
+    // failed suite stops it there, and the failure is the suite's.
+    let report = json(&first);
+    let failed = step(&report, "test");
+    assert_eq!(failed["figures"]["failures"], 1, "{failed}");
+    assert!(
+        failed
+            .to_string()
+            .contains("make the failing tests above pass"),
+        "{failed}"
+    );
+    assert!(
+        first
+            .stderr
+            .contains("+ run --no-compile --no-start _build/xtask/cover.exs")
+            && !first.stderr.contains("wrote cover/lcov.info"),
+        "{}",
+        first.stderr
+    );
 
     app.write(
         "test/demo/fails_test.exs",

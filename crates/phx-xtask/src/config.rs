@@ -412,6 +412,10 @@ pub struct Test {
     /// Start the services while deps and the test build compile, so their
     /// start-up is off the critical path; false starts them after compiling.
     pub overlap: bool,
+    /// Start Postgres and Redis for the suite: unset decides from the app
+    /// (a repo, a database or Redis URL in config/, a client dep); false
+    /// never, true always.
+    pub services: Option<bool>,
     /// How many of the slowest tests the summary lists (from the JUnit times).
     pub slowest: usize,
     /// A test slower than this many milliseconds is flagged.
@@ -453,6 +457,7 @@ impl Default for Test {
             cover: true,
             coverage_threshold: None,
             overlap: true,
+            services: None,
             slowest: 10,
             slow_ms: 100,
             slow_fail: false,

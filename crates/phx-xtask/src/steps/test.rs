@@ -6,16 +6,18 @@
 //!    slot): sweep orphaned containers, start both services, wait until
 //!    they answer, create one database per partition. This overlaps `deps`
 //!    and the build env's compile.
+//!    An app with no repo, no database or Redis URL and no client dep
+//!    (`phx.new --no-ecto`) gets none (`needs.rs`; `[test] services`).
 //! 2. After deps: export `DATABASE_URL` and `REDIS_URL`, then one
 //!    `MIX_ENV=test mix do deps.compile + compile --warnings-as-errors + test
-//!    --cover …`: the test env boots once, beside the build env's compile
-//!    (another `_build/<env>` tree). With `--partitions N` the build is its
-//!    own `mix do` and N `mix test` run at once, each with its own database
-//!    and Redis DB.
-//! 3. Merge the coverage exports, report the total, write cover/lcov.info,
-//!    check the threshold (with `elixir`, which loads no deps); then stop
-//!    the services. A failure, a panic or a signal stops them too: dropping
-//!    the last handle removes them.
+//!    --raise --cover … + run … cover.exs`: the test env boots once, beside
+//!    the build env's compile (another `_build/<env>` tree), and the same VM
+//!    reports the coverage (total, cover/lcov.info, the threshold). With
+//!    `--partitions N` the build is its own `mix do`, N `mix test` run at
+//!    once, each with its own database and Redis DB, and `elixir` (which
+//!    loads no deps) merges their exports.
+//! 3. Stop the services. A failure, a panic or a signal stops them too:
+//!    dropping the last handle removes them.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +37,7 @@ pub(crate) mod cases;
 pub(crate) mod cover;
 mod junit;
 mod layout;
+mod needs;
 pub(crate) mod shard;
 mod slow;
 pub(crate) mod split;
@@ -45,16 +48,26 @@ const HINT: &str = "make the failing tests above pass; rerun one partition with 
 pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let (args, cfg) = (ctx.test, &ctx.config.test);
     let layout = layout(args, cfg.partitions)?;
-    let backend = services::backend(args.services, ctx.config, ctx.env)?;
-    let settings = services::resolve(
-        ctx.config,
-        ctx.env,
-        ctx.app,
-        &ctx.project.app,
-        backend,
-        layout.count(),
-    )?;
-    let runs = layout.runs(&settings.database);
+    let unused = needs::unused(ctx.app, cfg.services, args.services.is_some());
+    let settings = match unused {
+        Some(_) => None,
+        None => {
+            let backend = services::backend(args.services, ctx.config, ctx.env)?;
+            Some(services::resolve(
+                ctx.config,
+                ctx.env,
+                ctx.app,
+                &ctx.project.app,
+                backend,
+                layout.count(),
+            )?)
+        }
+    };
+    let base = settings.as_ref().map_or_else(
+        || format!("{}_test", ctx.project.app),
+        |s| s.database.clone(),
+    );
+    let runs = layout.runs(&base);
     let leg = match layout {
         Layout::One(p) => Some(shard::plan(ctx, p)?),
         _ if args.timings.is_some() => {
@@ -64,8 +77,8 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     };
     // A leg always writes JUnit: the merge reads its tests from it.
     let junit = !cfg.junit.is_empty() || leg.is_some();
-    let cmds = commands(ctx, layout, &settings, &runs, leg.as_ref());
-    let slot = throwaway::slot(&ctx.services, settings);
+    let cmds = commands(ctx, layout, settings.as_ref(), &runs, leg.as_ref());
+    let slot = settings.map(|s| throwaway::slot(&ctx.services, s));
 
     let mut late = Vec::new();
     if !ctx.selected.contains(&StepId::Deps) {
@@ -74,25 +87,46 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
         late.extend(deps::fetch(ctx));
     }
     let names: Vec<String> = runs.iter().map(|(_, _, db)| db.clone()).collect();
-    let (start, wait) = (throwaway::start(&slot), throwaway::ready(&slot, names));
-    let early = match cfg.overlap {
-        true => vec![start, wait],
-        false => {
-            late.extend([start, wait]);
+    let early = match (&slot, unused) {
+        (Some(slot), _) => {
+            let (start, wait) = (throwaway::start(slot), throwaway::ready(slot, names));
+            let start_wait = vec![start, wait];
+            match cfg.overlap {
+                true => start_wait,
+                false => {
+                    late.extend(start_wait);
+                    Vec::new()
+                }
+            }
+        }
+        (None, why) => {
+            late.push(Action::Skip {
+                what: "postgres and redis".into(),
+                why: why.unwrap_or_default(),
+            });
             Vec::new()
         }
     };
-    late.push(export(&slot, layout, &runs));
+    if let Some(slot) = &slot {
+        late.push(export(slot, layout, &runs));
+    }
+    // A leg's coverage counts only in the union: `cargo xtask merge`
+    // reports and checks it.
+    let report = match cfg.cover && leg.is_none() {
+        true => cover::report(ctx, args, layout, &runs),
+        false => cover::Report::default(),
+    };
     if cfg.cover {
         late.push(cover::clean_coverdata(ctx.app));
     }
+    late.extend(report.before);
     if leg.is_some() {
         late.push(shard::clear(ctx.app));
     }
     if junit {
         late.extend(junit::prepare(ctx.app));
     }
-    let (needs, suite) = build_and_run(ctx, layout, cmds);
+    let (needs, suite) = build_and_run(ctx, layout, cmds, report.part);
     late.extend(suite);
     if let Some(leg) = &leg {
         let k = leg.part.k;
@@ -106,20 +140,21 @@ pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
             ctx.app.join(&cfg.junit),
         ))));
     }
-    // A leg's coverage counts only in the union: `cargo xtask merge`
-    // reports and checks it.
-    if cfg.cover && leg.is_none() {
-        late.extend(cover::actions(ctx, args, layout, &runs));
-    }
+    late.extend(report.after);
     if !cfg.junit.is_empty() {
         late.push(slow::action(ctx.app, slow_settings(ctx)));
     }
-    late.push(throwaway::stop(&slot));
+    if let Some(slot) = &slot {
+        late.push(throwaway::stop(slot));
+    }
 
     let mut plan = StepPlan::new(StepId::Test, &[], early, HINT).then(&needs, late);
     plan.phases[0].light = cfg.overlap;
     plan.phases.retain(|p| !p.actions.is_empty());
-    Ok(plan.check(throwaway::check(&slot, "test")))
+    Ok(match &slot {
+        Some(slot) => plan.check(throwaway::check(slot, "test")),
+        None => plan,
+    })
 }
 
 /// The slow-test report's settings; only a run of the whole suite is
@@ -143,7 +178,7 @@ fn slow_settings(ctx: &Ctx) -> slow::Settings {
 fn commands(
     ctx: &Ctx,
     layout: Layout,
-    settings: &services::Settings,
+    settings: Option<&services::Settings>,
     runs: &[(u32, u32, String)],
     leg: Option<&shard::Plan>,
 ) -> Vec<Cmd> {
@@ -163,10 +198,10 @@ fn commands(
                 }
                 None => cmd,
             };
-            match layout {
+            match (layout, settings) {
                 // Each partition gets its own URLs on its command; an
                 // exported value would take precedence over them.
-                Layout::All(_) => {
+                (Layout::All(_), Some(settings)) => {
                     let (pg, redis) = settings.shown_urls(db, *k);
                     cmd.late_env("DATABASE_URL", format!("database_url{k}"), pg)
                         .late_env("REDIS_URL", format!("redis_url{k}"), redis)
@@ -179,8 +214,13 @@ fn commands(
 
 /// What the suite waits for, and the test env's build and the suite: one
 /// `MIX_ENV=test mix do deps.compile + compile --warnings-as-errors + test
-/// …`, or the build then N partitions at once.
-fn build_and_run(ctx: &Ctx, layout: Layout, tests: Vec<Cmd>) -> (Vec<StepId>, Vec<Action>) {
+/// … [+ run … cover.exs]`, or the build then N partitions at once.
+fn build_and_run(
+    ctx: &Ctx,
+    layout: Layout,
+    mut tests: Vec<Cmd>,
+    report: Option<Cmd>,
+) -> (Vec<StepId>, Vec<Action>) {
     // With MIX_ENV=test exported (common in CI), `compile` builds
     // _build/test too, and two Mix commands never compile one env at once.
     let mut needs = vec![StepId::Deps];
@@ -204,6 +244,14 @@ fn build_and_run(ctx: &Ctx, layout: Layout, tests: Vec<Cmd>) -> (Vec<StepId>, Ve
     let actions = match layout {
         Layout::All(_) => vec![Action::chain(build, alone), Action::Parallel(tests)],
         _ => {
+            if let Some(report) = report {
+                // Without --raise a failed suite only sets the exit code
+                // for the end and `mix do` goes on to the report; with it,
+                // the chain stops at the suite, as when the report ran on
+                // its own after it.
+                tests[0].args.insert(1, "--raise".into());
+                tests.push(report);
+            }
             build.extend(tests);
             vec![Action::chain(build, alone)]
         }

@@ -1,11 +1,14 @@
-# Written by `cargo xtask test` under _build/ and run from the app dir with
-# `MIX_ENV=test elixir`: not `mix run` or `mix test.coverage`, which would
-# each load and check every dep first. It reads the project's config from
-# mix.exs, merges this run's exported coverage (one .coverdata per
-# partition), prints the table and total as `mix test.coverage` computes
-# them, writes its HTML pages and cover/lcov.info for Codecov-style uploads,
-# and fails below the threshold naming the modules that pull the total down.
-# Only OTP's :cover is used, so it needs no hex package.
+# Written by `cargo xtask test` under _build/ and run from the app dir in one
+# of two ways. Chained after the suite in the test env's own `mix do … + test
+# --cover --export-coverage suite --raise + run --no-compile --no-start
+# _build/xtask/cover.exs`, it reads the data `mix test --cover` left in that
+# VM: no boot of its own. Else (partitions, a leg's merge) `MIX_ENV=test
+# elixir`: not `mix run` or `mix test.coverage`, which would each load and
+# check every dep first; it merges the exports (one .coverdata per
+# partition). Either way it prints the table and total as `mix
+# test.coverage` computes them, writes its HTML pages and cover/lcov.info for
+# Codecov-style uploads, and fails below the threshold naming the modules that
+# pull the total down. Only OTP's :cover is used, so it needs no hex package.
 #
 # Exit codes: 0 passed (or no threshold), 3 below the threshold (as `mix
 # test.coverage`), anything else a failure of the script itself.
@@ -18,24 +21,17 @@ defmodule XtaskCover do
   @default_threshold 90
 
   def main do
-    # Mix is started only to evaluate mix.exs, which pushes the project as
-    # the `mix` command would (MIX_ENV picks the env); no task runs.
+    # Under plain `elixir`, Mix is started only to evaluate mix.exs, which
+    # pushes the project as the `mix` command would (MIX_ENV picks the env);
+    # no task runs. Under `mix run` the project is already there.
     Mix.start()
-    Code.compile_file("mix.exs")
+    if Mix.Project.get() == nil, do: Code.compile_file("mix.exs")
     opts = Mix.Project.config()[:test_coverage] || []
     output = Keyword.get(opts, :output, "cover")
     files = coverdata(output)
-    start_cover()
-    # An export holds every module `mix test --cover` compiled, with each
-    # line's count: the set `mix test.coverage` cover-compiles again before
-    # importing. Analysing the imported data alone gives the same figures
-    # without compiling anything; the beams are on the path for the sources.
-    Enum.each(files, fn f -> :ok = :cover.import(String.to_charlist(f)) end)
-    Code.prepend_path(Mix.Project.compile_path())
-    Code.prepend_path(Mix.Project.consolidation_path())
 
     ignore = opts[:ignore_modules] || []
-    modules = :cover.imported_modules() |> Enum.reject(&ignored?(&1, ignore)) |> Enum.sort()
+    modules = cover_data(files) |> Enum.reject(&ignored?(&1, ignore)) |> Enum.sort()
     {:result, results, _fail} = :cover.analyse(modules, :coverage, :line)
     {per_module, total} = gather(results, modules)
 
@@ -60,6 +56,31 @@ defmodule XtaskCover do
     end
 
     files
+  end
+
+  # The modules with coverage data. In the VM that ran the suite, cover
+  # still holds every module `mix test --cover` compiled, with the counts
+  # it exported a moment ago: analyse them where they are. Stopping cover
+  # to import the export instead would unload the code the app's running
+  # processes use.
+  #
+  # Else an export holds every module `mix test --cover` compiled, with
+  # each line's count: the set `mix test.coverage` cover-compiles again
+  # before importing. Analysing the imported data alone gives the same
+  # figures without compiling anything; the beams are on the path for the
+  # sources.
+  defp cover_data(files) do
+    live = if Process.whereis(:cover_server), do: :cover.modules(), else: []
+
+    if live != [] do
+      live
+    else
+      start_cover()
+      Enum.each(files, fn f -> :ok = :cover.import(String.to_charlist(f)) end)
+      Code.prepend_path(Mix.Project.compile_path())
+      Code.prepend_path(Mix.Project.consolidation_path())
+      :cover.imported_modules()
+    end
   end
 
   # Plain `elixir` has every OTP app on its code path, :tools (cover) too.
@@ -290,13 +311,22 @@ defmodule XtaskCover do
   end
 
   # The source recorded at compile time, the same as module_info(:compile)[:source].
+  # A module cover compiled in this VM has no beam of its own loaded: its
+  # beam is still the one in the build, on the code path.
   defp compiled_from(mod) do
-    with path when is_list(path) <- :code.which(mod),
+    with path when is_list(path) <- beam(mod),
          {:ok, {_, [compile_info: info]}} <- :beam_lib.chunks(path, [:compile_info]),
          src when src != nil <- info[:source] do
       List.to_string(src)
     else
       _ -> nil
+    end
+  end
+
+  defp beam(mod) do
+    case :code.which(mod) do
+      :cover_compiled -> :code.where_is_file(~c"#{mod}.beam")
+      path -> path
     end
   end
 end

@@ -1,9 +1,12 @@
 //! The coverage part of `test`: clear old exports, then merge this run's,
 //! report the total and each module as `mix test.coverage` does, write its
 //! HTML and cover/lcov.info, and check the threshold. `cover.exs` does all of
-//! it with OTP's :cover only, run by `elixir`: it reads mix.exs but loads no
-//! deps, so one short boot replaces `mix run` plus `mix test.coverage` (two
-//! boots that load every dep).
+//! it with OTP's :cover only. A whole suite's report is the last part of the
+//! test env's `mix do` (`run … cover.exs`, in the VM that ran the suite,
+//! whose cover still holds the data): no boot of its own. Partitions, a
+//! partial run and the legs' merge run it with `elixir`, which reads mix.exs
+//! but loads no deps: one short boot instead of `mix run` plus `mix
+//! test.coverage` (two boots that load every dep).
 
 use std::path::Path;
 
@@ -42,40 +45,46 @@ pub fn clean_coverdata(app: &Path) -> Action {
     }
 }
 
-pub fn actions(
-    ctx: &Ctx,
-    args: &TestArgs,
-    layout: Layout,
-    runs: &[(u32, u32, String)],
-) -> Vec<Action> {
+/// How the test step reports its coverage: what runs before the suite, the
+/// part that ends the suite's `mix do` (a whole suite), what runs after it
+/// (partitions, a partial run).
+#[derive(Default)]
+pub struct Report {
+    pub before: Option<Action>,
+    pub part: Option<Cmd>,
+    pub after: Vec<Action>,
+}
+
+pub fn report(ctx: &Ctx, args: &TestArgs, layout: Layout, runs: &[(u32, u32, String)]) -> Report {
     let exports: Vec<String> = runs
         .iter()
         .map(|(k, _, _)| export_name(layout, *k))
         .collect();
-    script_actions(ctx, &exports, partial_run(args, layout))
+    let partial = partial_run(args, layout);
+    // Partitions are N VMs, whose exports only a VM of its own can merge;
+    // a partial run may run no test, and then no report runs.
+    if layout != Layout::Whole || partial.is_some() {
+        return Report {
+            before: None,
+            part: None,
+            after: script_actions(ctx, &exports, partial),
+        };
+    }
+    let part = Cmd::mix(ctx.app, &["run", "--no-compile", "--no-start", SCRIPT]);
+    let threshold = ctx.config.test.coverage_threshold;
+    Report {
+        before: Some(write_script(ctx.app)),
+        part: Some(with_settings(part, &exports, threshold)),
+        after: Vec::new(),
+    }
 }
 
 /// Writes the script and runs it on `cover/<export>.coverdata` for each
 /// export: the test step's own, or the legs' that `merge` gathered.
 pub fn script_actions(ctx: &Ctx, exports: &[String], partial: Option<String>) -> Vec<Action> {
-    let script = ctx.app.join(SCRIPT);
-    let write = Action::Native {
-        describe: format!(
-            "write {SCRIPT} (merges the exports, reports and checks the total, writes \
-             cover/lcov.info and the HTML)"
-        ),
-        run: Box::new(move |_| {
-            std::fs::create_dir_all(script.parent().expect("a file in a dir"))
-                .context("create _build/xtask")?;
-            std::fs::write(&script, include_str!("cover.exs"))
-                .with_context(|| format!("write {}", script.display()))
-        }),
-    };
-    let mut report = report(ctx.app, exports);
-    let threshold = ctx.config.test.coverage_threshold;
-    if let Some(t) = threshold {
-        report = report.env("XTASK_COVERAGE_THRESHOLD", t.to_string());
-    }
+    let write = write_script(ctx.app);
+    let elixir = Cmd::new("elixir", ctx.app).arg(SCRIPT);
+    let mut report = with_settings(elixir, exports, ctx.config.test.coverage_threshold);
     let Some(why) = partial else {
         return vec![write, Action::Run(report)];
     };
@@ -108,14 +117,34 @@ pub fn script_actions(ctx: &Ctx, exports: &[String], partial: Option<String>) ->
     vec![write, note, report]
 }
 
-/// The script's command, with a hint for each way it fails.
-fn report(app: &Path, exports: &[String]) -> Cmd {
-    Cmd::new("elixir", app)
-        .arg(SCRIPT)
+fn write_script(app: &Path) -> Action {
+    let script = app.join(SCRIPT);
+    Action::Native {
+        describe: format!(
+            "write {SCRIPT} (reports and checks the coverage total, writes \
+             cover/lcov.info and the HTML)"
+        ),
+        run: Box::new(move |_| {
+            std::fs::create_dir_all(script.parent().expect("a file in a dir"))
+                .context("create _build/xtask")?;
+            std::fs::write(&script, include_str!("cover.exs"))
+                .with_context(|| format!("write {}", script.display()))
+        }),
+    }
+}
+
+/// The script's command (`elixir` or `mix run`) with its settings and a
+/// hint for each way it fails.
+fn with_settings(cmd: Cmd, exports: &[String], threshold: Option<f64>) -> Cmd {
+    let cmd = cmd
         .env("MIX_ENV", "test")
         .env("XTASK_COVER_EXPORTS", exports.join(","))
         .hint(SCRIPT_HINT)
-        .hint_on(BELOW_THRESHOLD, COVERAGE_HINT)
+        .hint_on(BELOW_THRESHOLD, COVERAGE_HINT);
+    match threshold {
+        Some(t) => cmd.env("XTASK_COVERAGE_THRESHOLD", t.to_string()),
+        None => cmd,
+    }
 }
 
 /// Why the total of this run says nothing about the whole suite, if so.
@@ -146,10 +175,12 @@ mod tests {
 
     #[test]
     fn only_the_threshold_exit_says_the_threshold() {
-        let cmd = report(Path::new("."), &["suite".into()]);
-        assert_eq!(cmd.hint_for(Some(3)).unwrap(), COVERAGE_HINT);
-        for other in [Some(1), Some(2), None] {
-            assert_eq!(cmd.hint_for(other).unwrap(), SCRIPT_HINT);
+        for program in ["elixir", "mix"] {
+            let cmd = with_settings(Cmd::new(program, Path::new(".")), &["suite".into()], None);
+            assert_eq!(cmd.hint_for(Some(3)).unwrap(), COVERAGE_HINT);
+            for other in [Some(1), Some(2), None] {
+                assert_eq!(cmd.hint_for(other).unwrap(), SCRIPT_HINT);
+            }
         }
         assert!(include_str!("cover.exs").contains("exit({:shutdown, 3})"));
     }
