@@ -144,7 +144,7 @@ fn docker_backend_runs_the_demo_suite_and_removes_its_containers() {
     );
     assert!(
         done.stderr
-            .contains("+ mix test --cover --export-coverage suite"),
+            .contains("+ mix test --raise --cover --export-coverage suite"),
         "{}",
         done.stderr
     );
