@@ -1,9 +1,11 @@
-//! The coverage merge (`crates/phx-xtask/src/steps/test/cover.exs`, which
-//! `cargo xtask test` writes to `_build/xtask/` and runs with `elixir`) on
-//! the exports of a real `mix test --cover` of the phx18 fixture: a module
-//! whose HTML page cannot be written gets a page saying why and the run goes
-//! on, the total stays `mix test.coverage`'s, and the exit code tells a
-//! total below the threshold from a failure of the script itself.
+//! The coverage report (`crates/phx-xtask/src/steps/test/cover.exs`, which
+//! `cargo xtask test` writes to `_build/xtask/`) on a real `mix test
+//! --cover` of the phx18 fixture, both ways the test step runs it: as the
+//! last part of the suite's `mix do` (the live data in that VM), and with
+//! `elixir` on the exports (partitions, partial runs, the legs' merge). A
+//! module whose HTML page cannot be written gets a page saying why and the
+//! run goes on, the total stays `mix test.coverage`'s, and the exit code
+//! tells a total below the threshold from a failure of the script itself.
 
 mod common;
 
@@ -171,4 +173,63 @@ fn the_mailer_generated_by_use_has_a_page_and_only_a_low_total_exits_3() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("no partition-9 .coverdata in cover/"), "{out}");
     assert!(!out.contains("threshold"), "{out}");
+}
+
+#[test]
+fn the_report_in_the_suites_mix_do_is_the_one_elixir_makes_from_the_export() {
+    let _s = serial();
+    let tmp = tempfile::Builder::new()
+        .prefix("phx-xtask-cover-")
+        .tempdir()
+        .unwrap();
+    for dir in ["phx18", "stand_ins"] {
+        copy_tree(
+            &root().join("tests/fixtures").join(dir),
+            &tmp.path().join(dir),
+        );
+    }
+    let app = tmp.path().join("phx18");
+    let script_path = root().join("crates/phx-xtask/src/steps/test/cover.exs");
+    let chained = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new("mix");
+        cmd.args([
+            "do",
+            "test",
+            "--raise",
+            "--cover",
+            "--export-coverage",
+            "suite",
+            "+",
+        ])
+        .args(["run", "--no-compile", "--no-start"])
+        .arg(&script_path)
+        .current_dir(&app)
+        .env("XTASK_COVER_EXPORTS", "suite");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(&mut cmd)
+    };
+    let (code, live) = chained(&[]);
+    assert_eq!(code, Some(0), "{live}");
+    assert!(live.contains("5 tests, 0 failures"), "{live}");
+    let live_lcov = std::fs::read_to_string(app.join("cover/lcov.info")).unwrap();
+    // A cover-compiled module's source comes from its beam in the build.
+    assert!(live_lcov.contains("SF:lib/shop/mailer.ex\n"), "{live_lcov}");
+    assert!(
+        app.join("cover/Elixir.Shop.Mailer.html").is_file(),
+        "{live}"
+    );
+
+    let (code, out) = script(&app, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(script_total(&live), script_total(&out), "{live}\n{out}");
+    assert_eq!(script_total(&out), mix_total(&app), "{out}");
+    let lcov = std::fs::read_to_string(app.join("cover/lcov.info")).unwrap();
+    assert_eq!(live_lcov, lcov);
+
+    // Below the threshold the whole `mix do` exits 3, as the script alone.
+    let (code, low) = chained(&[("XTASK_COVERAGE_THRESHOLD", "100.5")]);
+    assert_eq!(code, Some(3), "{low}");
+    assert!(low.contains("is below the threshold 100.50%"), "{low}");
 }

@@ -105,6 +105,40 @@ impl MixProject {
         Some(seg[start..start + seg[start..].find('"')?].to_string())
     }
 
+    /// True when the app talks to Postgres or Redis by its deps: a client
+    /// (or phoenix_ecto, which `phx.new` puts in an umbrella's web child)
+    /// in mix.exs or as `{:hex, :name, …}` in mix.lock, an `"ecto.…"` task
+    /// in its aliases (the `test` alias `phx.new` writes with Ecto), or a
+    /// sibling in an umbrella, whose repo we cannot see from here.
+    pub fn talks_to_services(&self) -> bool {
+        const CLIENTS: &[&str] = &[
+            "postgrex",
+            "ecto_sql",
+            "phoenix_ecto",
+            "redix",
+            "phoenix_pubsub_redis",
+        ];
+        let locked = |d: &str| {
+            self.lock
+                .as_deref()
+                .is_some_and(|l| l.contains(&format!("{{:hex, :{d},")))
+        };
+        CLIENTS.iter().any(|d| self.has_dep(d) || locked(d))
+            || self.mix_exs.contains("\"ecto.")
+            || self.mix_exs.contains("in_umbrella:")
+    }
+
+    /// The app's config dir, relative to it: the dir of `config_path:`
+    /// (`"../../config/config.exs"` in an umbrella child), else `config`.
+    pub fn config_dir(&self) -> std::path::PathBuf {
+        let file = self
+            .string_option("config_path")
+            .unwrap_or_else(|| "config/config.exs".into());
+        Path::new(&file)
+            .parent()
+            .map_or_else(|| "config".into(), Path::to_path_buf)
+    }
+
     /// True when mix.exs defines the alias (`"assets.deploy": …`).
     pub fn has_alias(&self, name: &str) -> bool {
         self.mix_exs.contains(&format!("\"{name}\":")) || self.mix_exs.contains(&format!("{name}:"))

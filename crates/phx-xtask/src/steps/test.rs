@@ -48,7 +48,7 @@ const HINT: &str = "make the failing tests above pass; rerun one partition with 
 pub fn plan(ctx: &Ctx) -> Result<StepPlan> {
     let (args, cfg) = (ctx.test, &ctx.config.test);
     let layout = layout(args, cfg.partitions)?;
-    let unused = needs::unused(ctx.app, cfg.services, args.services.is_some());
+    let unused = needs::unused(ctx.app, ctx.project, cfg.services, args.services.is_some());
     let settings = match unused {
         Some(_) => None,
         None => {

@@ -1,11 +1,11 @@
 # Written by `cargo xtask test` under _build/ and run from the app dir in one
-# of two ways. Chained after the suite in the test env's own `mix do … + test
-# --cover --export-coverage suite --raise + run --no-compile --no-start
-# _build/xtask/cover.exs`, it reads the data `mix test --cover` left in that
-# VM: no boot of its own. Else (partitions, a leg's merge) `MIX_ENV=test
-# elixir`: not `mix run` or `mix test.coverage`, which would each load and
-# check every dep first; it merges the exports (one .coverdata per
-# partition). Either way it prints the table and total as `mix
+# of two ways. Chained after a whole suite in the test env's own `mix do … +
+# test --raise --cover --export-coverage suite … + run --no-compile
+# --no-start _build/xtask/cover.exs`, it reads the data `mix test --cover`
+# left in that VM: no boot of its own. Else (partitions, a partial run, the
+# legs' merge) `MIX_ENV=test elixir`: not `mix run` or `mix test.coverage`,
+# which would each load and check every dep first; it merges the exports
+# (one .coverdata per partition or leg). Either way it prints the table and total as `mix
 # test.coverage` computes them, writes its HTML pages and cover/lcov.info for
 # Codecov-style uploads, and fails below the threshold naming the modules that
 # pull the total down. Only OTP's :cover is used, so it needs no hex package.
