@@ -14,9 +14,8 @@ use std::process::Command;
 
 use common::{copy_tree, root, serial};
 
-/// The phx18 fixture beside the stand-ins, tested with `--cover` and its
-/// coverage exported as `suite`, as the test step runs it.
-fn tested_fixture() -> (tempfile::TempDir, PathBuf) {
+/// A copy of the phx18 fixture beside the stand-ins.
+fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::Builder::new()
         .prefix("phx-xtask-cover-")
         .tempdir()
@@ -28,6 +27,13 @@ fn tested_fixture() -> (tempfile::TempDir, PathBuf) {
         );
     }
     let app = tmp.path().join("phx18");
+    (tmp, app)
+}
+
+/// The phx18 fixture tested with `--cover` and its coverage exported as
+/// `suite`, as the test step runs it.
+fn tested_fixture() -> (tempfile::TempDir, PathBuf) {
+    let (tmp, app) = fixture_copy();
     let (code, out) = mix(&app, &["test", "--cover", "--export-coverage", "suite"]);
     assert_eq!(code, Some(0), "{out}");
     (tmp, app)
@@ -178,17 +184,7 @@ fn the_mailer_generated_by_use_has_a_page_and_only_a_low_total_exits_3() {
 #[test]
 fn the_report_in_the_suites_mix_do_is_the_one_elixir_makes_from_the_export() {
     let _s = serial();
-    let tmp = tempfile::Builder::new()
-        .prefix("phx-xtask-cover-")
-        .tempdir()
-        .unwrap();
-    for dir in ["phx18", "stand_ins"] {
-        copy_tree(
-            &root().join("tests/fixtures").join(dir),
-            &tmp.path().join(dir),
-        );
-    }
-    let app = tmp.path().join("phx18");
+    let (_tmp, app) = fixture_copy();
     let script_path = root().join("crates/phx-xtask/src/steps/test/cover.exs");
     let chained = |env: &[(&str, &str)]| {
         let mut cmd = Command::new("mix");
