@@ -283,3 +283,43 @@ fn the_local_override_supplies_the_images_with_nothing_exported() {
         );
     }
 }
+
+#[test]
+fn services_for_an_app_without_a_database_start_only_when_asked() {
+    // What the test step plans for phx18 (no repo, no Redis): none by
+    // default, both with `[test] services = true` or `--services`, none with
+    // `false`. Planning probes nothing, so no docker is needed here.
+    let plan = |extra: &str, args: &[&str]| {
+        let (_tmp, config) = fixture("phx18", extra);
+        let mut all = vec!["test", "--dry-run"];
+        all.extend(args);
+        let done = xtask(&all)
+            .env("XTASK_CONFIG", config.to_str().unwrap())
+            .run();
+        assert_eq!(done.code, Some(0), "{}", done.all());
+        done.stdout
+    };
+    let skipped = "# skip postgres and redis: ";
+    let none = plan("", &[]);
+    assert!(
+        none.contains(&format!("{skipped}the app has no `ecto_repos`"))
+            && !none.contains("start postgres")
+            && !none.contains("export DATABASE_URL"),
+        "{none}"
+    );
+    let forced = plan("[test]\nservices = true\n", &[]);
+    assert!(
+        forced.contains("start postgres") && forced.contains("export DATABASE_URL and REDIS_URL"),
+        "{forced}"
+    );
+    let off = plan("[test]\nservices = false\n", &[]);
+    assert!(
+        off.contains(&format!("{skipped}[test] services = false in xtask.toml")),
+        "{off}"
+    );
+    let asked = plan("[test]\nservices = false\n", &["--services", "native"]);
+    assert!(
+        asked.contains("start postgres and redis-server as child processes"),
+        "{asked}"
+    );
+}
